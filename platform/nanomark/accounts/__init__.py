@@ -1,0 +1,1 @@
+"""Labs and memberships: who may see and change which rows."""

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class AccountsConfig(AppConfig):
+    name = "nanomark.accounts"
+    label = "accounts"
+    verbose_name = "Labs and members"

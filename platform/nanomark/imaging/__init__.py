@@ -1,0 +1,1 @@
+"""SEM images (immutable originals with their metadata), order labels and defect masks."""

@@ -1,0 +1,164 @@
+"""SEM images and their human (or simulated) annotations.
+
+An SEMImage's original file is immutable and stored once per lab, keyed by its
+SHA-256; derived files (preview, thumbnail) are PNGs a browser can show.
+"""
+
+import io
+
+import numpy as np
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from PIL import Image
+
+from analysis.defects import DEFECT_CLASSES
+from nanomark.accounts.models import LabOwned
+from nanomark.accounts.querysets import LabScopedQuerySet
+from nanomark.imaging.choices import AnnotationSource, OrderClass, PixelSizeSource
+from nanomark.samples.models import Sample
+
+
+class SEMImage(LabOwned):
+    """One SEM micrograph of a sample, as acquired (never modified after upload)."""
+
+    sample = models.ForeignKey(Sample, on_delete=models.PROTECT, related_name="images")
+    original = models.FileField(max_length=255, editable=False)
+    original_filename = models.CharField(max_length=255)
+    sha256 = models.CharField(max_length=64, editable=False)
+    format = models.CharField(max_length=10, editable=False, help_text="tiff, png or jpeg")
+    size_bytes = models.BigIntegerField(editable=False)
+    width_px = models.PositiveIntegerField(editable=False)
+    height_px = models.PositiveIntegerField(editable=False)
+    bit_depth = models.PositiveSmallIntegerField(editable=False)
+    channels = models.PositiveSmallIntegerField(editable=False, help_text="in the original file")
+
+    pixel_size_nm = models.FloatField(null=True, blank=True, help_text="nm per pixel")
+    pixel_size_source = models.CharField(max_length=10, choices=PixelSizeSource.choices, blank=True)
+    magnification = models.FloatField(null=True, blank=True)
+    accelerating_voltage_kv = models.FloatField(null=True, blank=True)
+    working_distance_mm = models.FloatField(null=True, blank=True)
+    detector = models.CharField(max_length=60, blank=True, help_text="e.g. SE(U)")
+    instrument = models.CharField(max_length=60, blank=True, help_text="e.g. SU8000")
+    acquired_at = models.DateTimeField(null=True, blank=True)
+    raw_metadata = models.JSONField(default=dict, blank=True, editable=False)
+
+    preview = models.FileField(max_length=255, editable=False)
+    thumbnail = models.FileField(max_length=255, editable=False)
+
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-uploaded_at", "-pk"]
+        verbose_name = "SEM image"
+        constraints = [
+            models.UniqueConstraint(fields=["lab", "sha256"], name="unique_image_content_per_lab"),
+            models.CheckConstraint(
+                condition=models.Q(pixel_size_nm__gt=0) | models.Q(pixel_size_nm__isnull=True),
+                name="image_pixel_size_positive",
+            ),
+        ]
+        indexes = [models.Index(fields=["sample", "uploaded_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.original_filename} ({self.sample})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("image-detail", args=[self.pk])
+
+    @property
+    def field_of_view_um(self) -> tuple[float, float] | None:
+        """Width and height of the imaged area in µm, if the pixel size is known."""
+        if self.pixel_size_nm is None:
+            return None
+        return (
+            self.width_px * self.pixel_size_nm / 1000,
+            self.height_px * self.pixel_size_nm / 1000,
+        )
+
+
+class OrderLabel(models.Model):
+    """A judgement of whether the particles on an image are ordered (one per annotator)."""
+
+    lab_path = "image__lab"
+
+    image = models.ForeignKey(SEMImage, on_delete=models.CASCADE, related_name="order_labels")
+    label = models.CharField(max_length=10, choices=OrderClass.choices)
+    source = models.CharField(
+        max_length=10, choices=AnnotationSource.choices, default=AnnotationSource.HUMAN
+    )
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    note = models.TextField(blank=True)
+
+    objects = LabScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["image", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["image", "annotator"],
+                condition=models.Q(annotator__isnull=False),
+                name="one_order_label_per_annotator",
+            ),
+            models.UniqueConstraint(
+                fields=["image", "source"],
+                condition=models.Q(annotator__isnull=True),
+                name="one_unattributed_order_label_per_source",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.image}: {self.label}"
+
+
+class DefectMask(models.Model):
+    """Four binary layers marking defects on an image, in :data:`DEFECT_CLASSES` order.
+
+    Each layer is a PNG (0 = background, 255 = defect) of the image's size.
+    """
+
+    lab_path = "image__lab"
+
+    image = models.ForeignKey(SEMImage, on_delete=models.CASCADE, related_name="defect_masks")
+    sheet_border = models.FileField(max_length=255)
+    grain_boundary = models.FileField(max_length=255)
+    topological_defect = models.FileField(max_length=255)
+    point_defect = models.FileField(max_length=255)
+    source = models.CharField(
+        max_length=10, choices=AnnotationSource.choices, default=AnnotationSource.HUMAN
+    )
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    note = models.TextField(blank=True)
+
+    objects = LabScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["image", "-created_at"]
+
+    def __str__(self) -> str:
+        return f"Defect mask of {self.image} ({self.get_source_display()})"
+
+    def layer_files(self) -> list[models.fields.files.FieldFile]:
+        """The four layer files in :data:`DEFECT_CLASSES` order."""
+        return [getattr(self, name) for name in DEFECT_CLASSES]
+
+    def load_layers(self) -> np.ndarray:
+        """Read the mask as a (4, H, W) bool array in :data:`DEFECT_CLASSES` order."""
+        layers = []
+        for field_file in self.layer_files():
+            with field_file.open("rb") as handle:
+                layers.append(np.asarray(Image.open(io.BytesIO(handle.read())).convert("L")) > 127)
+        return np.stack(layers)

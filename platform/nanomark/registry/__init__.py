@@ -1,0 +1,1 @@
+"""Model versions (weights, config, frozen training set, metrics) and their training runs."""

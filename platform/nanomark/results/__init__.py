@@ -1,0 +1,1 @@
+"""Analysis runs (image × model versions) and what they computed."""

@@ -1,0 +1,1 @@
+"""Materials, samples, their synthesis / Pd-decoration conditions and measured properties."""

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class SamplesConfig(AppConfig):
+    name = "nanomark.samples"
+    label = "samples"
+    verbose_name = "Samples"

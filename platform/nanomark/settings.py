@@ -1,0 +1,167 @@
+"""NanoMark settings, read from environment variables with typed defaults.
+
+With nothing set: SQLite and media under ``var/``, the django-q2 ORM broker,
+DEBUG off, the CPU, and a secret key generated once into ``var/secret_key``.
+``DATABASE_URL`` selects PostgreSQL (psycopg 3), ``REDIS_URL`` a Redis broker,
+``NANOMARK_HTTPS=1`` the HTTPS-only production hardening. All variables are
+documented in ``docker/.env.example``.
+"""
+
+from pathlib import Path
+
+import dj_database_url
+
+from nanomark.envvars import envbool, envint, envlist, envpath, envstr
+from nanomark.secretkey import load_or_create_secret_key
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+VAR_DIR = envpath("NANOMARK_VAR_DIR", BASE_DIR / "var")
+
+SECRET_KEY = envstr("DJANGO_SECRET_KEY") or load_or_create_secret_key(VAR_DIR / "secret_key")
+DEBUG = envbool("DJANGO_DEBUG", False)
+ALLOWED_HOSTS = envlist("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+CSRF_TRUSTED_ORIGINS = envlist("DJANGO_CSRF_TRUSTED_ORIGINS", "")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_q",
+    "nanomark.accounts",
+    "nanomark.samples",
+    "nanomark.imaging",
+    "nanomark.registry",
+    "nanomark.results",
+    "nanomark.computations",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "nanomark.urls"
+WSGI_APPLICATION = "nanomark.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- database ---------------------------------------------------------------
+DATABASE_URL = envstr("DATABASE_URL")
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": VAR_DIR / "nanomark.sqlite3",
+            "OPTIONS": {
+                # The web server and the ORM-broker worker write at the same time:
+                # WAL lets readers proceed, IMMEDIATE transactions avoid upgrade deadlocks.
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 30,
+            },
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = envstr("NANOMARK_TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+# --- files --------------------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+MEDIA_ROOT = envpath("NANOMARK_MEDIA_ROOT", VAR_DIR / "media")
+# Media is never served as public files: every image goes through a lab-scoped view.
+MEDIA_URL = "/media-not-public/"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+
+# --- NanoMark -----------------------------------------------------------------
+#: Largest image accepted, in pixels, checked from the header before decoding.
+NANOMARK_MAX_IMAGE_PIXELS = envint("NANOMARK_MAX_IMAGE_PIXELS", 64_000_000)
+#: Largest uploaded or imported file, in bytes.
+NANOMARK_MAX_UPLOAD_BYTES = envint("NANOMARK_MAX_UPLOAD_BYTES", 512 * 1024 * 1024)
+#: Torch device for model work: auto (CUDA when present), cpu or cuda.
+NANOMARK_DEVICE = envstr("NANOMARK_DEVICE", "auto")
+
+# --- background work (django-q2) ----------------------------------------------
+Q_TIMEOUT_S = envint("NANOMARK_TASK_TIMEOUT_S", 1800)
+Q_CLUSTER = {
+    "name": "nanomark",
+    "workers": envint("NANOMARK_WORKERS", 2),
+    "timeout": Q_TIMEOUT_S,
+    # django-q2 redelivers a task after `retry` seconds: it must exceed `timeout`,
+    # or a slow task would run twice at once.
+    "retry": Q_TIMEOUT_S + 300,
+    "max_attempts": 3,
+    "queue_limit": 50,
+    "bulk": 1,
+    "catch_up": False,
+    "label": "Background tasks",
+}
+REDIS_URL = envstr("REDIS_URL")
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+
+# --- security -------------------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+if envbool("NANOMARK_HTTPS", False):
+    SECURE_SSL_REDIRECT = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = envint("NANOMARK_HSTS_SECONDS", 31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    # The preload directive only allows a later, manual submission to the browsers' list.
+    SECURE_HSTS_PRELOAD = envbool("NANOMARK_HSTS_PRELOAD", True)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": envstr("NANOMARK_LOG_LEVEL", "INFO")},
+}

@@ -1,0 +1,13 @@
+"""URL routes: the lab UI, the admin, and login."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("nanomark.samples.urls")),
+    path("images/", include("nanomark.imaging.urls")),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,41 @@
+"""Fixtures of the Django tests: named users in different labs (healthchecks style).
+
+alice is a member of lab A, bob a member of lab B, charlie a viewer in lab A.
+Media files go to a per-test temporary folder. File builders live in factories.py.
+"""
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def labs(db, django_user_model):
+    """Two labs and three users: alice (member, A), bob (member, B), charlie (viewer, A)."""
+    from nanomark.accounts.choices import Role
+    from nanomark.accounts.models import Lab, Membership
+    from nanomark.samples.models import Material, Sample
+
+    lab_a = Lab.objects.create(name="Lab A", slug="lab-a")
+    lab_b = Lab.objects.create(name="Lab B", slug="lab-b")
+    users = {}
+    for name, lab, role in [
+        ("alice", lab_a, Role.MEMBER),
+        ("bob", lab_b, Role.MEMBER),
+        ("charlie", lab_a, Role.VIEWER),
+    ]:
+        users[name] = django_user_model.objects.create_user(name, password=f"{name}-pw-Long-9")
+        Membership.objects.create(user=users[name], lab=lab, role=role)
+    graphite_a = Material.objects.create(lab=lab_a, name="Graphite", kind="graphite")
+    graphite_b = Material.objects.create(lab=lab_b, name="Graphite", kind="graphite")
+    return {
+        "a": lab_a,
+        "b": lab_b,
+        **users,
+        "sample_a": Sample.objects.create(lab=lab_a, code="S1", material=graphite_a),
+        "sample_b": Sample.objects.create(lab=lab_b, code="S1", material=graphite_b),
+    }
