@@ -14,9 +14,9 @@ from datetime import datetime
 
 SECTION = "[SemImageFile]"
 
-_NUMBER = re.compile(r"^\s*([-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)\s*([A-Za-zµ]*)\s*$")
+_NUMBER = re.compile(r"^\s*([-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)\s*([A-Za-zµμ]*)\s*$")
 _VOLT_FACTORS_KV = {"": 1e-3, "v": 1e-3, "volt": 1e-3, "kv": 1.0}
-_LENGTH_FACTORS_MM = {"": 1e-3, "um": 1e-3, "µm": 1e-3, "mm": 1.0, "nm": 1e-6}
+_LENGTH_FACTORS_MM = {"": 1e-3, "um": 1e-3, "µm": 1e-3, "μm": 1e-3, "mm": 1.0, "nm": 1e-6}
 _DATE_FORMATS = ("%m/%d/%Y %H:%M:%S", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%d.%m.%Y %H:%M:%S")
 
 
@@ -51,7 +51,8 @@ def parse_hitachi_text(text: str) -> HitachiMetadata:
         working distance in mm, and all raw pairs in ``raw``.
 
     Example:
-        >>> parse_hitachi_text("PixelSize=0.99\\nAcceleratingVoltage=10000 Volt").accelerating_voltage_kv
+        >>> meta = parse_hitachi_text("PixelSize=0.99\\nAcceleratingVoltage=10000 Volt")
+        >>> meta.accelerating_voltage_kv
         10.0
     """
     raw: dict[str, str] = {}
@@ -64,7 +65,9 @@ def parse_hitachi_text(text: str) -> HitachiMetadata:
         raw=raw,
         pixel_size_nm=_positive(_scaled(raw.get("PixelSize"), {"": 1.0, "nm": 1.0})),
         magnification=_positive(_scaled(raw.get("Magnification"), {"": 1.0, "x": 1.0})),
-        accelerating_voltage_kv=_positive(_scaled(raw.get("AcceleratingVoltage"), _VOLT_FACTORS_KV)),
+        accelerating_voltage_kv=_positive(
+            _scaled(raw.get("AcceleratingVoltage"), _VOLT_FACTORS_KV)
+        ),
         working_distance_mm=_positive(_scaled(raw.get("WorkingDistance"), _LENGTH_FACTORS_MM)),
         detector=raw.get("SignalName") or None,
         instrument=raw.get("InstructName") or None,
@@ -73,7 +76,7 @@ def parse_hitachi_text(text: str) -> HitachiMetadata:
 
 
 def format_hitachi_text(values: Mapping[str, object]) -> str:
-    """Write ``values`` as a Hitachi ``[SemImageFile]`` block (CRLF line ends, as the instrument does).
+    """Write ``values`` as a Hitachi ``[SemImageFile]`` block (CRLF line ends, as the SEM does).
 
     Args:
         values: key-value pairs in Hitachi spelling, e.g. ``{"PixelSize": 0.99,

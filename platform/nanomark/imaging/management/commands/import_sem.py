@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
+from analysis.semfile import SIDECAR_MAX_BYTES
 from nanomark.imaging.services import ImageRejected, ingest_sem_image
 from nanomark.samples.models import Sample
 
@@ -112,5 +113,7 @@ class Command(BaseCommand):
     def _sidecar(self, path: Path) -> bytes | None:
         for candidate in (path.with_suffix(SIDECAR_SUFFIX), path.with_suffix(".TXT")):
             if candidate.is_file():
-                return candidate.read_bytes()
+                # One byte past the cap is enough for decode_sidecar to refuse a huge file.
+                with candidate.open("rb") as handle:
+                    return handle.read(SIDECAR_MAX_BYTES + 1)
         return None
