@@ -63,12 +63,12 @@ def preview_png(pixels: np.ndarray, max_side: int = 1280) -> bytes:
     Returns:
         PNG bytes of an 8-bit greyscale image, aspect ratio kept.
     """
-    return _encode_png(display_uint8(_shrink(pixels, max_side)))
+    return encode_png(display_uint8(_shrink(pixels, max_side)))
 
 
 def thumbnail_png(pixels: np.ndarray, max_side: int = 256) -> bytes:
     """PNG thumbnail, like :func:`preview_png` with a 256-pixel default longest side."""
-    return _encode_png(display_uint8(_shrink(pixels, max_side)))
+    return encode_png(display_uint8(_shrink(pixels, max_side)))
 
 
 def _shrink(pixels: np.ndarray, max_side: int) -> np.ndarray:
@@ -93,7 +93,8 @@ def _constant(pixels: np.ndarray, level: float) -> np.ndarray:
     return np.full(pixels.shape, round(level), np.uint8)
 
 
-def _encode_png(image: np.ndarray) -> bytes:
+def encode_png(image: np.ndarray) -> bytes:
+    """Encode a (H, W) uint8 or uint16 image as PNG bytes, losslessly and unchanged."""
     ok, encoded = cv2.imencode(".png", image)
     if not ok:
         raise ValueError("PNG encoding failed")

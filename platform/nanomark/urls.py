@@ -1,12 +1,17 @@
 """URL routes: the lab UI, the admin, and login."""
 
+import plotly
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from nanomark.vendor import plotly_js
+
 urlpatterns = [
     path("", include("nanomark.samples.urls")),
     path("images/", include("nanomark.imaging.urls")),
+    path("computations/", include("nanomark.computations.urls")),
+    path(f"vendor/plotly-{plotly.__version__}.min.js", plotly_js, name="plotly-js"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -116,6 +116,9 @@ class MonteCarloRun(LabOwned, BackgroundRun):
     parameters = models.JSONField(default=dict, help_text="DepositionParams as a dict")
     seed = models.BigIntegerField(default=0)
     pixel_size_nm = models.FloatField(null=True, blank=True)
+    particle_diameter_nm = models.FloatField(
+        default=3.0, help_text="defect lines are widened to half of it, as in the paper"
+    )
     kinetics = models.JSONField(
         default=dict, blank=True, help_text="per-step counts in solution / pristine / defect"
     )

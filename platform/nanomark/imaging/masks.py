@@ -1,13 +1,12 @@
 """Storing 4-layer defect masks as PNG layers beside their image."""
 
-import io
 import uuid
 
 import numpy as np
 from django.db import transaction
-from PIL import Image
 
 from analysis.defects import DEFECT_CLASSES
+from analysis.preview import encode_png
 from nanomark.imaging.choices import AnnotationSource
 from nanomark.imaging.models import DefectMask, SEMImage
 from nanomark.imaging.storage import delete_files, derived_path, save_file
@@ -19,11 +18,7 @@ class MaskRejected(ValueError):
 
 def layer_png(layer: np.ndarray) -> bytes:
     """Encode a (H, W) bool layer as an 8-bit PNG (0 background, 255 defect)."""
-    buffer = io.BytesIO()
-    Image.fromarray(np.where(layer, 255, 0).astype(np.uint8), mode="L").save(
-        buffer, format="PNG", optimize=True
-    )
-    return buffer.getvalue()
+    return encode_png(np.where(layer, 255, 0).astype(np.uint8))
 
 
 def store_defect_mask(

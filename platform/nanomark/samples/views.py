@@ -16,6 +16,7 @@ class SampleListView(LoginRequiredMixin, ListView):
             Sample.objects.restrict(self.request.user)
             .select_related("lab", "material")
             .annotate(image_count=Count("images"))
+            .order_by("lab__name", "code")
         )
 
 
@@ -26,5 +27,11 @@ class SampleDetailView(LoginRequiredMixin, DetailView):
         return (
             Sample.objects.restrict(self.request.user)
             .select_related("lab", "material", "parent")
-            .prefetch_related("syntheses__parameters", "properties", "images", "children")
+            .prefetch_related(
+                "syntheses__parameters",
+                "properties",
+                "images",
+                "children",
+                "monte_carlo_runs__source_image",
+            )
         )

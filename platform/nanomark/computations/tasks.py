@@ -1,0 +1,88 @@
+"""django-q2 tasks of the computations app: thin glue around ``simulation/``.
+
+Each task takes a primary key, claims the run (counting the attempt), calls
+the library, stores the results and finishes the run.
+"""
+
+import logging
+
+import numpy as np
+
+from analysis.preview import encode_png
+from analysis.spatial import clark_evans
+from nanomark.computations.models import MonteCarloRun
+from nanomark.imaging.storage import delete_files, save_file
+from simulation.defectmaps import defect_map_from_layers
+from simulation.kinetics import fit_first_order
+from simulation.montecarlo import DepositionParams, ParticleState, simulate_deposition
+from simulation.render import render_sem
+from simulation.surface import surface_from_layers
+
+logger = logging.getLogger(__name__)
+
+
+def run_monte_carlo(run_pk: int) -> None:
+    """Simulate Monte Carlo run ``run_pk`` on its defect mask and store what it produced.
+
+    A second delivery of a finished run does nothing; a failure saves its error
+    and is re-raised so that django-q2 redelivers it until the attempts run out.
+    """
+    if not MonteCarloRun.claim(run_pk):
+        logger.info("Monte Carlo run %s is finished or out of attempts; skipping", run_pk)
+        return
+    written: list[str] = []
+    try:
+        run = MonteCarloRun.objects.select_related("defect_mask__image").get(pk=run_pk)
+        layers = run.defect_mask.load_layers()
+        surface = surface_from_layers(layers, run.pixel_size_nm, run.particle_diameter_nm)
+        result = simulate_deposition(
+            surface, DepositionParams.from_dict(run.parameters), seed=run.seed
+        )
+        fit = fit_first_order(result.counts[:, 0])
+        on_surface = result.state != ParticleState.SOLUTION
+        height, width = surface.shape
+        clark_evans_r = (
+            clark_evans(result.positions[on_surface], width, height)
+            if on_surface.sum() >= 2
+            else None
+        )
+        rendered = render_sem(
+            result.positions,
+            run.pixel_size_nm,
+            np.random.default_rng(run.seed),
+            defect_map=defect_map_from_layers(layers, run.pixel_size_nm),
+        )
+        stem = f"monte-carlo/lab{run.lab_id}/run{run.pk}"
+        positions_name = save_file(f"{stem}.positions.csv", _positions_csv(result), written)
+        rendered_name = save_file(f"{stem}.rendered.png", encode_png(rendered), written)
+        MonteCarloRun.finish(
+            run_pk,
+            kinetics={
+                "counts": result.counts.tolist(),
+                "columns": ["solution", "pristine", "defect"],
+                "fit": {
+                    "rate_per_step": fit.rate_per_step,
+                    "r_squared": fit.r_squared,
+                    "n0": fit.n0,
+                    "n_inf": fit.n_inf,
+                },
+            },
+            rate_per_step=fit.rate_per_step,
+            rate_r_squared=fit.r_squared,
+            clark_evans_r=clark_evans_r,
+            final_positions=positions_name,
+            rendered_image=rendered_name,
+        )
+    except Exception as exc:
+        delete_files(written)
+        MonteCarloRun.record_failure(run_pk, f"{type(exc).__name__}: {exc}")
+        raise
+
+
+def _positions_csv(result) -> bytes:
+    """Final particles as CSV rows ``x_px,y_px,state`` (x, y empty for particles in solution)."""
+    lines = ["x_px,y_px,state"]
+    for (x, y), state in zip(result.positions, result.state, strict=True):
+        position = "," if np.isnan(x) else f"{x:.2f},{y:.2f}"
+        lines.append(f"{position},{int(state)}")
+    return ("\n".join(lines) + "\n").encode("ascii")

@@ -1,0 +1,51 @@
+"""Pages of computational records, restricted to the user's labs."""
+
+import io
+
+import numpy as np
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.http import FileResponse, Http404, HttpRequest
+from django.shortcuts import get_object_or_404
+from django.views.generic import DetailView
+
+from nanomark.computations.figures import kinetics_figure, overlay_figure
+from nanomark.computations.models import MonteCarloRun
+from nanomark.runs import RunStatus
+
+_CONTENT_TYPES = {"rendered_image": "image/png", "final_positions": "text/csv"}
+
+
+class MonteCarloRunDetailView(LoginRequiredMixin, DetailView):
+    template_name = "computations/montecarlo_detail.html"
+    context_object_name = "run"
+
+    def get_queryset(self):
+        return MonteCarloRun.objects.restrict(self.request.user).select_related(
+            "sample", "source_image", "defect_mask"
+        )
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        run = self.object
+        if run.status == RunStatus.SUCCEEDED:
+            context["kinetics_plot"] = kinetics_figure(run)
+            if run.source_image and run.final_positions:
+                with run.final_positions.open("rb") as handle:
+                    table = np.genfromtxt(io.BytesIO(handle.read()), delimiter=",", skip_header=1)
+                with run.source_image.preview.open("rb") as handle:
+                    preview = handle.read()
+                context["overlay_plot"] = overlay_figure(
+                    run, preview, table[:, :2], table[:, 2].astype(int)
+                )
+        return context
+
+
+@login_required
+def monte_carlo_file(request: HttpRequest, pk: int, field: str) -> FileResponse:
+    """Stream a run's rendered image or positions table; another lab's run is a 404."""
+    run = get_object_or_404(MonteCarloRun.objects.restrict(request.user), pk=pk)
+    stored = getattr(run, field)
+    if not stored:
+        raise Http404("This run has no such file yet.")
+    return FileResponse(stored.open("rb"), content_type=_CONTENT_TYPES[field])

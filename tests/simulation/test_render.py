@@ -1,0 +1,98 @@
+import numpy as np
+import pytest
+
+from analysis.defects import channel
+from simulation.databar import (
+    DATABAR_HEIGHT_PX,
+    format_length,
+    magnification_for_pixel_size,
+    pixel_size_for_magnification,
+    scale_bar_length_nm,
+)
+from simulation.defectmaps import smooth_defect_map
+from simulation.render import RenderStyle, jitter_positions, render_sem
+
+SHAPE = (200, 300)
+QUIET = RenderStyle(texture=0.0, photons_per_full_scale=1e6, line_noise=0.0)
+
+
+def _render(positions, seed=0, **kwargs):
+    kwargs.setdefault("shape", SHAPE)
+    kwargs.setdefault("style", QUIET)
+    return render_sem(positions, 1.0, np.random.default_rng(seed), **kwargs)
+
+
+def test_renders_a_grayscale_field_of_the_requested_shape():
+    image = render_sem(np.empty((0, 2)), 1.0, np.random.default_rng(0), shape=SHAPE)
+    assert image.shape == SHAPE
+    assert image.dtype == np.uint8
+    wide = _render(np.empty((0, 2)), dtype=np.uint16)
+    assert wide.dtype == np.uint16
+    assert wide.max() > 255
+
+
+def test_particles_are_bright_blobs_at_their_positions():
+    positions = np.array([[50.3, 60.7], [200.0, 150.0], [np.nan, np.nan]])
+    image = _render(positions, diameters_nm=np.array([3.0, 3.0, 3.0])).astype(float)
+    background = np.median(image)
+    for x, y in positions[:2]:
+        assert image[round(y), round(x)] > background + 60
+    assert image[100, 100] == pytest.approx(background, abs=3)
+
+
+def test_same_seed_same_image():
+    rng = np.random.default_rng(1)
+    positions = rng.random((100, 2)) * [300, 200]
+    first = render_sem(positions, 1.0, np.random.default_rng(7), shape=SHAPE)
+    again = render_sem(positions, 1.0, np.random.default_rng(7), shape=SHAPE)
+    np.testing.assert_array_equal(first, again)
+
+
+def test_sheet_borders_are_brightened():
+    defect_map = smooth_defect_map(SHAPE, 1.0)
+    defect_map.sheet_index[:, 150:] = 1
+    defect_map.layers[channel("sheet_border"), :, 150] = True
+    image = _render(np.empty((0, 2)), defect_map=defect_map).astype(float)
+    assert image[:, 150].mean() > image[:, 100].mean() + 20
+    assert image[:, 150].mean() > image[:, 250].mean() + 20
+
+
+def test_bends_add_a_soft_brightness_gradient():
+    defect_map = smooth_defect_map(SHAPE, 1.0)
+    x = np.arange(SHAPE[1])
+    defect_map.bend_height[:] = -np.exp(-0.5 * ((x - 150) / 30.0) ** 2)
+    image = _render(np.empty((0, 2)), defect_map=defect_map).astype(float)
+    profile = image.mean(axis=0)
+    assert profile.max() - profile.min() > 10
+    assert np.abs(np.diff(profile)).max() < 3  # soft: no edge
+
+
+def test_databar_is_appended_under_an_unchanged_field():
+    positions = np.random.default_rng(2).random((50, 2)) * [300, 200]
+    plain = _render(positions, seed=3)
+    with_bar = _render(positions, seed=3, databar=True, magnification=100_000)
+    assert with_bar.shape == (SHAPE[0] + DATABAR_HEIGHT_PX, SHAPE[1])
+    np.testing.assert_array_equal(with_bar[: SHAPE[0]], plain)
+    bar = with_bar[SHAPE[0] :]
+    assert 0.005 < np.mean(bar > 128) < 0.3  # white text and scale bar on black
+
+
+def test_hitachi_magnification_scale():
+    assert pixel_size_for_magnification(100_000) == pytest.approx(0.992, abs=1e-3)
+    assert magnification_for_pixel_size(pixel_size_for_magnification(70_000)) == pytest.approx(
+        70_000
+    )
+    assert scale_bar_length_nm(0.992, 1280) == 200.0
+    assert scale_bar_length_nm(1.98, 1280) == 500.0
+    assert (format_length(500.0), format_length(2000.0)) == ("500nm", "2.00um")
+
+
+def test_jitter_keeps_single_particles_in_their_pixel_and_spreads_stacks():
+    rng = np.random.default_rng(4)
+    positions = np.array([[10.0, 10.0], [50.0, 50.0], [50.0, 50.0], [50.0, 50.0]])
+    jittered = jitter_positions(positions, np.full(4, 3.0), 0.5, rng)
+    assert np.all(np.abs(jittered[0] - positions[0]) <= 0.5)
+    assert np.ptp(jittered[1:], axis=0).max() > 1.0
+    corner = np.zeros((5, 2))
+    kept = jitter_positions(corner, np.full(5, 3.0), 0.5, rng, shape=(20, 30))
+    assert kept.min() >= 0.0
