@@ -26,6 +26,7 @@ from simulation.montecarlo import DepositionParams
 
 DEMO_LAB = ("Demo lab", "demo")
 DEMO_USER = "demo"
+DEMO_STEPS = 4000
 
 
 class Command(BaseCommand):
@@ -79,7 +80,8 @@ class Command(BaseCommand):
         for mask in masks[:missing]:
             run = create_monte_carlo_run(
                 defect_mask=mask,
-                params=DepositionParams.paper_defaults(ordered=True),
+                # Longer than the paper's 1,000 steps, so most particles reach the defects.
+                params=DepositionParams.paper_defaults(ordered=True, n_steps=DEMO_STEPS),
                 seed=mask.pk,
                 created_by=user,
                 enqueue=False,
