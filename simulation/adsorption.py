@@ -34,7 +34,7 @@ import numpy as np
 from ase import Atoms
 
 from simulation.structures import classify_edge_carbons, dangling_bond_direction
-from simulation.xtb import XtbResult, run_xtb
+from simulation.xtb import MDTrajectory, XtbResult, run_xtb
 
 HARTREE_TO_KCAL_MOL: Final = 627.509474
 """1 Eh in kcal/mol."""
@@ -221,7 +221,11 @@ def _edge_anchor(flake: Atoms, kind: str) -> tuple[np.ndarray, np.ndarray, np.nd
     pair = [atoms[centre], atoms[partner]]
     anchor = flake.positions[pair].mean(axis=0)
     outward = sum(dangling_bond_direction(flake, a) for a in pair)
-    outward = outward / np.linalg.norm(outward)
+    length = np.linalg.norm(outward)
+    if length < 0.5:
+        # The two central carbons point opposite ways: the edge is a corner, not a side.
+        raise ValueError(f"the flake is too small to hold a cluster at its {kind} edge")
+    outward = outward / length
     tangent = np.cross([0.0, 0.0, 1.0], outward)
     return anchor, outward, tangent / np.linalg.norm(tangent)
 
@@ -372,3 +376,38 @@ def run_site_adsorption(
         cluster=cluster_result,
         surface=surface_result,
     )
+
+
+def cluster_edge_distance_a(trajectory: MDTrajectory, cluster_symbol: str = "Pd") -> np.ndarray:
+    """Distance from the cluster's centroid to the nearest flake edge carbon, per MD frame.
+
+    The paper's MD (Fig. 6) follows a Pd13 cluster migrating over the basal
+    plane until it reaches an edge; this is that curve.
+
+    Args:
+        trajectory: an MD trajectory of a cluster on a flake.
+        cluster_symbol: element of the cluster atoms; all other atoms are the flake.
+
+    Returns:
+        (n_frames,) float64 distances in Å (3-D, centroid to edge carbon).
+
+    Raises:
+        ValueError: no cluster atoms, or a flake without two-coordinated edge carbons.
+    """
+    symbols = np.asarray(trajectory.symbols)
+    in_cluster = symbols == cluster_symbol
+    if not in_cluster.any():
+        raise ValueError(f"no {cluster_symbol} atoms in the trajectory")
+    flake_indices = np.flatnonzero(~in_cluster)
+    first_flake = trajectory.frame(0)[flake_indices.tolist()]
+    edges = [
+        i
+        for kind in ("zigzag", "armchair")
+        for i in classify_edge_carbons(first_flake).get(kind, [])
+    ]
+    if not edges:
+        raise ValueError("the flake has no edge carbons")
+    edge_atoms = flake_indices[edges]
+    centroids = trajectory.positions_a[:, in_cluster].mean(axis=1)
+    edge_positions = trajectory.positions_a[:, edge_atoms]
+    return np.linalg.norm(edge_positions - centroids[:, None, :], axis=2).min(axis=1)

@@ -10,6 +10,7 @@ documented in ``docker/.env.example``.
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from nanomark.envvars import envbool, envint, envlist, envpath, envstr
 from nanomark.secretkey import load_or_create_secret_key
@@ -120,6 +121,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 NANOMARK_MAX_IMAGE_PIXELS = envint("NANOMARK_MAX_IMAGE_PIXELS", 64_000_000)
 #: Largest uploaded or imported file, in bytes.
 NANOMARK_MAX_UPLOAD_BYTES = envint("NANOMARK_MAX_UPLOAD_BYTES", 512 * 1024 * 1024)
+#: Wall-time limit of one xtb run in seconds (below the task timeout).
+NANOMARK_XTB_TIMEOUT_S = envint("NANOMARK_XTB_TIMEOUT_S", 1500)
 #: Torch device for model work: auto (CUDA when present), cpu or cuda.
 NANOMARK_DEVICE = envstr("NANOMARK_DEVICE", "auto")
 
@@ -138,6 +141,11 @@ Q_CLUSTER = {
     "catch_up": False,
     "label": "Background tasks",
 }
+if NANOMARK_XTB_TIMEOUT_S >= Q_TIMEOUT_S:
+    raise ImproperlyConfigured(
+        "NANOMARK_XTB_TIMEOUT_S must be below NANOMARK_TASK_TIMEOUT_S, "
+        "so that a stuck xtb run is stopped before its task is redelivered"
+    )
 REDIS_URL = envstr("REDIS_URL")
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL

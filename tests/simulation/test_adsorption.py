@@ -12,6 +12,7 @@ from simulation.adsorption import (
     AdsorptionSite,
     adsorption_energy_kcal_mol,
     build_site_complex,
+    cluster_edge_distance_a,
     run_site_adsorption,
 )
 from simulation.structures import (
@@ -22,6 +23,7 @@ from simulation.structures import (
     shortest_distance_a,
     with_vacancy,
 )
+from simulation.xtb import MDTrajectory
 
 needs_xtb = pytest.mark.skipif(shutil.which("xtb") is None, reason="xtb program not on PATH")
 
@@ -138,3 +140,32 @@ def test_pd13_binds_to_coronene_with_all_energies_at_one_temperature():
             result.complex.energy_eh, result.cluster.energy_eh, result.surface.energy_eh
         )
     )
+
+
+def test_cluster_edge_distance_follows_the_centroid():
+    flake = rectangular_flake(4, 3, hydrogen_terminated=False)
+    cluster = pd13_icosahedron()
+    complex_ = build_site_complex(flake, cluster, AdsorptionSite.BASAL)
+    start = complex_.positions.copy()
+    shifted = start.copy()
+    in_cluster = np.array(complex_.get_chemical_symbols()) == "Pd"
+    shifted[in_cluster, 0] += 3.0
+    trajectory = MDTrajectory(
+        symbols=tuple(complex_.get_chemical_symbols()),
+        times_fs=np.array([0.0, 10.0]),
+        energies_eh=np.zeros(2),
+        positions_a=np.stack([start, shifted]),
+        average_temperature_k=None,
+    )
+    distances = cluster_edge_distance_a(trajectory)
+    assert distances.shape == (2,)
+    assert (distances > 0).all()
+    assert distances[0] != pytest.approx(distances[1])
+    with pytest.raises(ValueError, match="no Au atoms"):
+        cluster_edge_distance_a(trajectory, cluster_symbol="Au")
+
+
+def test_a_flake_too_small_for_an_edge_site_is_refused():
+    flake = rectangular_flake(3, 3, hydrogen_terminated=False)
+    with pytest.raises(ValueError, match="too small to hold a cluster at its zigzag edge"):
+        build_site_complex(flake, pd13_icosahedron(), AdsorptionSite.ZIGZAG_EDGE)

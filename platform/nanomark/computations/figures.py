@@ -9,7 +9,8 @@ import base64
 import numpy as np
 import plotly.graph_objects as go
 
-from nanomark.computations.models import MonteCarloRun
+from nanomark.computations.models import MonteCarloRun, XtbCalculation
+from simulation.adsorption import HARTREE_TO_KCAL_MOL
 
 _STATE_NAMES = ("in solution", "on pristine surface", "on defects")
 _STATE_COLOURS = ("#7f8c8d", "#2e86de", "#e67e22")
@@ -86,5 +87,33 @@ def overlay_figure(
         margin={"l": 0, "r": 0, "t": 0, "b": 0},
         legend={"orientation": "h", "y": -0.05},
         height=560,
+    )
+    return _html(figure)
+
+
+def scan_figure(calc: XtbCalculation) -> str:
+    """Relaxed-scan energy profile, relative to its lowest point, in kcal/mol vs distance in Å."""
+    profile = np.asarray(calc.output["scan_profile"], dtype=float)
+    relative = (profile[:, 1] - profile[:, 1].min()) * HARTREE_TO_KCAL_MOL
+    figure = go.Figure(go.Scatter(x=profile[:, 0], y=relative, mode="lines+markers"))
+    figure.update_layout(
+        xaxis_title="scanned distance (Å)",
+        yaxis_title="relative energy (kcal/mol)",
+        margin={"l": 50, "r": 10, "t": 10, "b": 40},
+        height=360,
+    )
+    return _html(figure)
+
+
+def md_figure(calc: XtbCalculation) -> str:
+    """Distance from the cluster to the nearest flake edge over the MD run (the paper's Fig. 6)."""
+    md = calc.output["md"]
+    times_ps = np.asarray(md["times_fs"]) / 1000.0
+    figure = go.Figure(go.Scatter(x=times_ps, y=md["edge_distance_a"], mode="lines"))
+    figure.update_layout(
+        xaxis_title="time (ps)",
+        yaxis_title="cluster to nearest edge (Å)",
+        margin={"l": 50, "r": 10, "t": 10, "b": 40},
+        height=360,
     )
     return _html(figure)

@@ -59,14 +59,19 @@ class XtbCalculation(LabOwned, BackgroundRun):
 
 
 class AdsorptionEnergy(LabOwned):
-    """E_ads = E_complex − E_cluster − E_surface for one adsorption site, in kcal/mol."""
+    """E_ads = E_complex − E_cluster − E_surface for one adsorption site, in kcal/mol.
+
+    The row is made once the complex has converged (its electronic temperature
+    fixes the one at which cluster and surface are computed) and the energy is
+    filled in when the last of the three calculations succeeds.
+    """
 
     material = models.ForeignKey(
         Material, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     site = models.CharField(max_length=20, choices=AdsorptionSiteKind.choices)
-    complex_calculation = models.ForeignKey(
-        XtbCalculation, on_delete=models.PROTECT, related_name="+"
+    complex_calculation = models.OneToOneField(
+        XtbCalculation, on_delete=models.PROTECT, related_name="adsorption_energy"
     )
     cluster_calculation = models.ForeignKey(
         XtbCalculation, on_delete=models.PROTECT, related_name="+"
@@ -74,7 +79,10 @@ class AdsorptionEnergy(LabOwned):
     surface_calculation = models.ForeignKey(
         XtbCalculation, on_delete=models.PROTECT, related_name="+"
     )
-    energy_kcal_mol = models.FloatField()
+    energy_kcal_mol = models.FloatField(
+        null=True, blank=True, help_text="empty until all three calculations succeeded"
+    )
+    electronic_temperature_k = models.FloatField(help_text="of all three calculations")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -82,6 +90,8 @@ class AdsorptionEnergy(LabOwned):
         verbose_name_plural = "adsorption energies"
 
     def __str__(self) -> str:
+        if self.energy_kcal_mol is None:
+            return f"{self.get_site_display()}: pending"
         return f"{self.get_site_display()}: {self.energy_kcal_mol:.1f} kcal/mol"
 
 

@@ -10,7 +10,9 @@ import numpy as np
 
 from analysis.preview import encode_png
 from analysis.spatial import clark_evans
+from nanomark.computations.adsorptionstudy import complete_adsorption_energies, start_references
 from nanomark.computations.models import MonteCarloRun
+from nanomark.computations.xtbrecords import execute_calculation
 from nanomark.imaging.storage import delete_files, save_file
 from simulation.defectmaps import defect_map_from_layers
 from simulation.kinetics import fit_first_order
@@ -86,3 +88,15 @@ def _positions_csv(result) -> bytes:
         position = "," if np.isnan(x) else f"{x:.2f},{y:.2f}"
         lines.append(f"{position},{int(state)}")
     return ("\n".join(lines) + "\n").encode("ascii")
+
+
+def run_xtb_calculation(calc_pk: int) -> None:
+    """Run xtb calculation ``calc_pk``, then complete any adsorption energy waiting for it."""
+    execute_calculation(calc_pk)
+    complete_adsorption_energies(calc_pk)
+
+
+def run_adsorption_complex(complex_pk: int) -> None:
+    """Run an adsorption complex, then queue its cluster and surface at its temperature."""
+    execute_calculation(complex_pk)
+    start_references(complex_pk)

@@ -18,4 +18,9 @@ urlpatterns = [
         {"field": "final_positions"},
         name="montecarlo-positions",
     ),
+    path("xtb/", views.XtbOverviewView.as_view(), name="xtb-list"),
+    path("xtb/<int:pk>/", views.XtbCalculationDetailView.as_view(), name="xtb-detail"),
+    path("xtb/<int:pk>/input.xyz", views.xtb_file, {"kind": "input"}, name="xtb-input"),
+    path("xtb/<int:pk>/optimized.xyz", views.xtb_file, {"kind": "optimized"}, name="xtb-optimized"),
+    path("xtb/<int:pk>/log.txt", views.xtb_file, {"kind": "log"}, name="xtb-log"),
 ]

@@ -1,0 +1,106 @@
+"""xtb calculations as records: the real program, stored results, the adsorption workflow, pages."""
+
+import io
+import shutil
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+
+from nanomark.computations.models import AdsorptionEnergy, XtbCalculation
+from nanomark.computations.tasks import run_xtb_calculation
+from nanomark.runs import RunStatus
+from simulation.adsorption import AdsorptionSite, build_site_complex
+from simulation.structures import atoms_to_xyz, pd13_icosahedron, rectangular_flake
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.xtb,
+    pytest.mark.skipif(shutil.which("xtb") is None, reason="the xtb program is not installed"),
+]
+
+
+def calculation(lab, atoms, task="sp", **fields):
+    return XtbCalculation.objects.create(
+        lab=lab, name="test", task=task, input_xyz=atoms_to_xyz(atoms), **fields
+    )
+
+
+def test_adsorption_study_orders_zigzag_below_basal(labs):
+    out = io.StringIO()
+    call_command(
+        "adsorption_study",
+        "--lab=lab-a",
+        "--zigzag-rings=4",
+        "--ring-rows=3",
+        "--sites=basal,zigzag_edge",
+        "--now",
+        stdout=out,
+    )
+    energies = {e.site: e for e in AdsorptionEnergy.objects.filter(lab=labs["a"])}
+    assert set(energies) == {AdsorptionSite.BASAL, AdsorptionSite.ZIGZAG_EDGE}
+    basal = energies[AdsorptionSite.BASAL].energy_kcal_mol
+    assert energies[AdsorptionSite.ZIGZAG_EDGE].energy_kcal_mol < basal < -40
+    for energy in energies.values():
+        parts = (energy.complex_calculation, energy.cluster_calculation, energy.surface_calculation)
+        assert {p.electronic_temperature_k for p in parts} == {energy.electronic_temperature_k}
+        assert all(p.status == RunStatus.SUCCEEDED and p.program_version for p in parts)
+    assert "E_ads = " in out.getvalue()
+    # Both sites share the references computed at the same electronic temperature.
+    assert XtbCalculation.objects.filter(name__endswith=": cluster").count() <= 2
+
+
+def test_a_failing_calculation_is_final_with_its_error_and_log(labs):
+    calc = calculation(labs["a"], pd13_icosahedron(), solvent="no-such-solvent")
+    run_xtb_calculation(calc.pk)
+    calc.refresh_from_db()
+    assert calc.status == RunStatus.FAILED
+    assert calc.error.startswith("program_error")
+    assert calc.log.read()
+    run_xtb_calculation(calc.pk)  # a second delivery does nothing
+    calc.refresh_from_db()
+    assert calc.attempts == 1
+
+
+def test_md_stores_the_distance_to_the_nearest_edge(labs, client):
+    flake = rectangular_flake(4, 3, hydrogen_terminated=False)
+    atoms = build_site_complex(flake, pd13_icosahedron(), AdsorptionSite.BASAL)
+    calc = calculation(
+        labs["a"],
+        atoms,
+        task="md",
+        electronic_temperature_k=1000.0,
+        parameters={"md": {"length_ps": 0.01, "dump_interval_fs": 5.0}},
+    )
+    run_xtb_calculation(calc.pk)
+    calc.refresh_from_db()
+    assert calc.status == RunStatus.SUCCEEDED, calc.error
+    md = calc.output["md"]
+    assert len(md["times_fs"]) == len(md["edge_distance_a"]) >= 2
+    assert all(d > 0 for d in md["edge_distance_a"])
+
+    client.force_login(labs["alice"])
+    page = client.get(reverse("xtb-detail", args=[calc.pk])).content.decode()
+    assert "cluster to nearest edge" in page
+    response = client.get(reverse("xtb-input", args=[calc.pk]))
+    assert response.content.decode().startswith(f"{len(atoms)}\n")
+    client.force_login(labs["bob"])
+    assert client.get(reverse("xtb-detail", args=[calc.pk])).status_code == 404
+    assert client.get(reverse("xtb-input", args=[calc.pk])).status_code == 404
+
+
+def test_the_overview_lists_only_the_users_labs(labs, client):
+    calculation(labs["b"], pd13_icosahedron())
+    client.force_login(labs["alice"])
+    page = client.get(reverse("xtb-list")).content.decode()
+    assert "No calculations." in page
+
+
+def test_the_study_refuses_bad_sites_and_labs(labs):
+    with pytest.raises(CommandError, match="unknown sites"):
+        call_command("adsorption_study", "--lab=lab-a", "--sites=moon")
+    with pytest.raises(CommandError, match="no lab"):
+        call_command("adsorption_study", "--lab=nope")
+    with pytest.raises(CommandError, match="too small"):
+        call_command("adsorption_study", "--lab=lab-a", "--zigzag-rings=3", "--ring-rows=3")
+    assert not XtbCalculation.objects.exists()
