@@ -104,3 +104,36 @@ def test_the_study_refuses_bad_sites_and_labs(labs):
     with pytest.raises(CommandError, match="too small"):
         call_command("adsorption_study", "--lab=lab-a", "--zigzag-rings=3", "--ring-rows=3")
     assert not XtbCalculation.objects.exists()
+
+
+def test_an_optimisation_then_a_single_point_derived_from_it(labs, tmp_path):
+    water = tmp_path / "water.xyz"
+    water.write_text("3\nwater\nO 0 0 0\nH 0.0 0.80 0.60\nH 0.0 -0.80 0.60\n")
+    call_command(
+        "xtb_calculation",
+        "--lab=lab-a",
+        f"--xyz={water}",
+        "--task=opt",
+        "--now",
+        stdout=io.StringIO(),
+    )
+    opt = XtbCalculation.objects.get(task="opt")
+    assert opt.status == RunStatus.SUCCEEDED
+    assert opt.optimized_xyz.startswith("3\n")
+    assert opt.gradient_norm_eh_bohr < 1e-2
+    call_command(
+        "xtb_calculation", "--lab=lab-a", f"--from={opt.pk}", "--now", stdout=io.StringIO()
+    )
+    single_point = XtbCalculation.objects.get(task="sp")
+    assert list(single_point.derived_from.all()) == [opt]
+    assert single_point.energy_eh == pytest.approx(opt.energy_eh, abs=1e-5)
+    with pytest.raises(CommandError, match="--scan needs two different atoms"):
+        call_command(
+            "xtb_calculation",
+            "--lab=lab-a",
+            f"--xyz={water}",
+            "--task=scan",
+            "--scan=0,0,1.0,2.0,5",
+        )
+    with pytest.raises(CommandError, match=f"no xtb calculation {opt.pk} in lab lab-b"):
+        call_command("xtb_calculation", "--lab=lab-b", f"--from={opt.pk}")

@@ -6,121 +6,367 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('imaging', '0001_initial'),
-        ('results', '0001_initial'),
-        ('samples', '0001_initial'),
+        ("accounts", "0001_initial"),
+        ("imaging", "0001_initial"),
+        ("results", "0001_initial"),
+        ("samples", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AdsorptionEnergy',
+            name="AdsorptionEnergy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('site', models.CharField(choices=[('basal', 'Basal plane'), ('armchair_edge', 'Armchair edge'), ('zigzag_edge', 'Zigzag edge'), ('defect', 'Defect')], max_length=20)),
-                ('energy_kcal_mol', models.FloatField(blank=True, help_text='empty until all three calculations succeeded', null=True)),
-                ('electronic_temperature_k', models.FloatField(help_text='of all three calculations')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('lab', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='accounts.lab')),
-                ('material', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='samples.material')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "site",
+                    models.CharField(
+                        choices=[
+                            ("basal", "Basal plane"),
+                            ("armchair_edge", "Armchair edge"),
+                            ("zigzag_edge", "Zigzag edge"),
+                            ("defect", "Defect"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "energy_kcal_mol",
+                    models.FloatField(
+                        blank=True,
+                        help_text="empty until all three calculations succeeded",
+                        null=True,
+                    ),
+                ),
+                (
+                    "electronic_temperature_k",
+                    models.FloatField(help_text="of all three calculations"),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "lab",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="accounts.lab",
+                    ),
+                ),
+                (
+                    "material",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="samples.material",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'adsorption energies',
-                'ordering': ['energy_kcal_mol'],
+                "verbose_name_plural": "adsorption energies",
+                "ordering": ["energy_kcal_mol"],
             },
         ),
         migrations.CreateModel(
-            name='MonteCarloRun',
+            name="MonteCarloRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed')], default='queued', max_length=10)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('error', models.TextField(blank=True)),
-                ('worker_host', models.CharField(blank=True, max_length=120)),
-                ('queued_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('parameters', models.JSONField(default=dict, help_text='DepositionParams as a dict')),
-                ('seed', models.BigIntegerField(default=0)),
-                ('pixel_size_nm', models.FloatField(blank=True, null=True)),
-                ('particle_diameter_nm', models.FloatField(default=3.0, help_text='defect lines are widened to half of it, as in the paper')),
-                ('kinetics', models.JSONField(blank=True, default=dict, help_text='per-step counts in solution / pristine / defect')),
-                ('rate_per_step', models.FloatField(blank=True, help_text='first-order fit', null=True)),
-                ('rate_r_squared', models.FloatField(blank=True, null=True)),
-                ('clark_evans_r', models.FloatField(blank=True, null=True)),
-                ('final_positions', models.FileField(blank=True, help_text='CSV x_px,y_px,state', max_length=255, upload_to='')),
-                ('rendered_image', models.FileField(blank=True, help_text='PNG', max_length=255, upload_to='')),
-                ('adsorption_energies', models.ManyToManyField(blank=True, related_name='monte_carlo_runs', to='computations.adsorptionenergy')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('defect_mask', models.ForeignKey(blank=True, help_text='the defect map used, when taken from a stored mask', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='monte_carlo_runs', to='imaging.defectmask')),
-                ('lab', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='accounts.lab')),
-                ('sample', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='monte_carlo_runs', to='samples.sample')),
-                ('segmentation_run', models.ForeignKey(blank=True, help_text='the defect map used, when taken from a segmentation', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='monte_carlo_runs', to='results.analysisrun')),
-                ('source_image', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='monte_carlo_runs', to='imaging.semimage')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                        ],
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("error", models.TextField(blank=True)),
+                ("worker_host", models.CharField(blank=True, max_length=120)),
+                ("queued_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "parameters",
+                    models.JSONField(default=dict, help_text="DepositionParams as a dict"),
+                ),
+                ("seed", models.BigIntegerField(default=0)),
+                ("pixel_size_nm", models.FloatField(blank=True, null=True)),
+                (
+                    "particle_diameter_nm",
+                    models.FloatField(
+                        default=3.0,
+                        help_text="defect lines are widened to half of it, as in the paper",
+                    ),
+                ),
+                (
+                    "kinetics",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text="per-step counts in solution / pristine / defect",
+                    ),
+                ),
+                (
+                    "rate_per_step",
+                    models.FloatField(blank=True, help_text="first-order fit", null=True),
+                ),
+                ("rate_r_squared", models.FloatField(blank=True, null=True)),
+                ("clark_evans_r", models.FloatField(blank=True, null=True)),
+                (
+                    "final_positions",
+                    models.FileField(
+                        blank=True, help_text="CSV x_px,y_px,state", max_length=255, upload_to=""
+                    ),
+                ),
+                (
+                    "rendered_image",
+                    models.FileField(blank=True, help_text="PNG", max_length=255, upload_to=""),
+                ),
+                (
+                    "adsorption_energies",
+                    models.ManyToManyField(
+                        blank=True,
+                        related_name="monte_carlo_runs",
+                        to="computations.adsorptionenergy",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "defect_mask",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="the defect map used, when taken from a stored mask",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="monte_carlo_runs",
+                        to="imaging.defectmask",
+                    ),
+                ),
+                (
+                    "lab",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="accounts.lab",
+                    ),
+                ),
+                (
+                    "sample",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="monte_carlo_runs",
+                        to="samples.sample",
+                    ),
+                ),
+                (
+                    "segmentation_run",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="the defect map used, when taken from a segmentation",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="monte_carlo_runs",
+                        to="results.analysisrun",
+                    ),
+                ),
+                (
+                    "source_image",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="monte_carlo_runs",
+                        to="imaging.semimage",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'Monte Carlo run',
-                'ordering': ['-queued_at'],
+                "verbose_name": "Monte Carlo run",
+                "ordering": ["-queued_at"],
             },
         ),
         migrations.CreateModel(
-            name='XtbCalculation',
+            name="XtbCalculation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed')], default='queued', max_length=10)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('error', models.TextField(blank=True)),
-                ('worker_host', models.CharField(blank=True, max_length=120)),
-                ('queued_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('name', models.CharField(help_text='e.g. Pd13 on C96H24, zigzag edge', max_length=120)),
-                ('task', models.CharField(choices=[('sp', 'Single point'), ('opt', 'Geometry optimisation'), ('scan', 'Relaxed scan'), ('md', 'Molecular dynamics')], max_length=4)),
-                ('method', models.CharField(default='GFN2-xTB', max_length=20)),
-                ('program_version', models.CharField(blank=True, max_length=40)),
-                ('input_xyz', models.TextField(help_text='XYZ, Å')),
-                ('charge', models.SmallIntegerField(default=0)),
-                ('unpaired_electrons', models.PositiveSmallIntegerField(default=0)),
-                ('electronic_temperature_k', models.FloatField(default=300.0)),
-                ('solvent', models.CharField(blank=True, help_text='implicit solvent, if any', max_length=40)),
-                ('parameters', models.JSONField(blank=True, default=dict, help_text='scan / MD settings')),
-                ('energy_eh', models.FloatField(blank=True, null=True)),
-                ('gradient_norm_eh_bohr', models.FloatField(blank=True, null=True)),
-                ('homo_lumo_gap_ev', models.FloatField(blank=True, null=True)),
-                ('optimized_xyz', models.TextField(blank=True)),
-                ('output', models.JSONField(blank=True, default=dict, help_text='charges, scan, MD summary')),
-                ('retries', models.JSONField(blank=True, default=list, help_text='SCC retries and outcomes')),
-                ('log', models.FileField(blank=True, max_length=255, upload_to='')),
-                ('wall_time_s', models.FloatField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('derived_from', models.ManyToManyField(blank=True, related_name='+', to='computations.xtbcalculation')),
-                ('lab', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='accounts.lab')),
-                ('material', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='xtb_calculations', to='samples.material')),
-                ('sample', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='xtb_calculations', to='samples.sample')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                        ],
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("error", models.TextField(blank=True)),
+                ("worker_host", models.CharField(blank=True, max_length=120)),
+                ("queued_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "name",
+                    models.CharField(help_text="e.g. Pd13 on C96H24, zigzag edge", max_length=120),
+                ),
+                (
+                    "task",
+                    models.CharField(
+                        choices=[
+                            ("sp", "Single point"),
+                            ("opt", "Geometry optimisation"),
+                            ("scan", "Relaxed scan"),
+                            ("md", "Molecular dynamics"),
+                        ],
+                        max_length=4,
+                    ),
+                ),
+                ("method", models.CharField(default="GFN2-xTB", max_length=20)),
+                ("program_version", models.CharField(blank=True, max_length=40)),
+                ("input_xyz", models.TextField(help_text="XYZ, Å")),
+                ("charge", models.SmallIntegerField(default=0)),
+                ("unpaired_electrons", models.PositiveSmallIntegerField(default=0)),
+                ("electronic_temperature_k", models.FloatField(default=300.0)),
+                (
+                    "solvent",
+                    models.CharField(
+                        blank=True, help_text="implicit solvent, if any", max_length=40
+                    ),
+                ),
+                (
+                    "parameters",
+                    models.JSONField(blank=True, default=dict, help_text="scan / MD settings"),
+                ),
+                ("energy_eh", models.FloatField(blank=True, null=True)),
+                ("gradient_norm_eh_bohr", models.FloatField(blank=True, null=True)),
+                ("homo_lumo_gap_ev", models.FloatField(blank=True, null=True)),
+                ("optimized_xyz", models.TextField(blank=True)),
+                (
+                    "output",
+                    models.JSONField(
+                        blank=True, default=dict, help_text="charges, scan, MD summary"
+                    ),
+                ),
+                (
+                    "retries",
+                    models.JSONField(
+                        blank=True, default=list, help_text="SCC retries and outcomes"
+                    ),
+                ),
+                ("log", models.FileField(blank=True, max_length=255, upload_to="")),
+                ("wall_time_s", models.FloatField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "derived_from",
+                    models.ManyToManyField(
+                        blank=True, related_name="+", to="computations.xtbcalculation"
+                    ),
+                ),
+                (
+                    "lab",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="accounts.lab",
+                    ),
+                ),
+                (
+                    "material",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="xtb_calculations",
+                        to="samples.material",
+                    ),
+                ),
+                (
+                    "sample",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="xtb_calculations",
+                        to="samples.sample",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'xtb calculation',
-                'ordering': ['-queued_at'],
+                "verbose_name": "xtb calculation",
+                "ordering": ["-queued_at"],
             },
         ),
         migrations.AddField(
-            model_name='adsorptionenergy',
-            name='cluster_calculation',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='computations.xtbcalculation'),
+            model_name="adsorptionenergy",
+            name="cluster_calculation",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="computations.xtbcalculation",
+            ),
         ),
         migrations.AddField(
-            model_name='adsorptionenergy',
-            name='complex_calculation',
-            field=models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='adsorption_energy', to='computations.xtbcalculation'),
+            model_name="adsorptionenergy",
+            name="complex_calculation",
+            field=models.OneToOneField(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="adsorption_energy",
+                to="computations.xtbcalculation",
+            ),
         ),
         migrations.AddField(
-            model_name='adsorptionenergy',
-            name='surface_calculation',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='computations.xtbcalculation'),
+            model_name="adsorptionenergy",
+            name="surface_calculation",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="computations.xtbcalculation",
+            ),
         ),
     ]
