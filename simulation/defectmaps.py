@@ -239,7 +239,10 @@ def _bends(
         axes |= axis
         distance = cv2.distanceTransform(1 - axis, cv2.DIST_L2, 5)
         half_width_px = rng.uniform(20.0, 60.0)
-        groove = np.exp(-0.5 * (distance / half_width_px) ** 2).astype(np.float32)
+        # A curve that misses the field leaves no axis pixel and "infinite" distances;
+        # beyond ten half-widths the groove is zero anyway.
+        scaled = np.minimum(distance / half_width_px, 10.0)
+        groove = np.exp(-0.5 * scaled**2).astype(np.float32)
         depth = np.maximum(depth, rng.uniform(0.5, 1.0) * groove)
     return axes > 0, -depth
 

@@ -146,6 +146,13 @@ if NANOMARK_XTB_TIMEOUT_S >= Q_TIMEOUT_S:
         "NANOMARK_XTB_TIMEOUT_S must be below NANOMARK_TASK_TIMEOUT_S, "
         "so that a stuck xtb run is stopped before its task is redelivered"
     )
+#: django-q2 cluster for model work (training, analysis); empty = the default cluster.
+#: Set it to "gpu" where a worker runs with Q_CLUSTER_NAME=gpu (docker-compose's gpu-worker).
+NANOMARK_GPU_CLUSTER = envstr("NANOMARK_GPU_CLUSTER") or None
+Q_CLUSTER["ALT_CLUSTERS"] = {
+    # One worker per GPU; models are loaded inside the worker process, after the fork.
+    "gpu": {"workers": envint("NANOMARK_GPU_WORKERS", 1)},
+}
 REDIS_URL = envstr("REDIS_URL")
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL

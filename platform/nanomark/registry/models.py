@@ -5,7 +5,7 @@ prediction made with it can be traced back to its training data.
 """
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 
 from nanomark.accounts.models import LabOwned
 from nanomark.imaging.models import DefectMask, OrderLabel, SEMImage
@@ -49,6 +49,15 @@ class ModelVersion(LabOwned):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_task_display()})"
+
+    def activate(self) -> None:
+        """Make this the lab's active version for its task (the previous one is deactivated)."""
+        with transaction.atomic():
+            ModelVersion.objects.select_for_update().filter(
+                lab_id=self.lab_id, task=self.task, is_active=True
+            ).exclude(pk=self.pk).update(is_active=False)
+            ModelVersion.objects.filter(pk=self.pk).update(is_active=True)
+        self.is_active = True
 
 
 class TrainingRun(LabOwned, BackgroundRun):

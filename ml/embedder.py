@@ -1,0 +1,84 @@
+"""Patch embedder: the order classifier's encoder E: image → R^m (Boiko et al. 2021, Fig. 8).
+
+The trunk of an :class:`ml.classifiers.OrderClassifier` is global-average
+pooled and, if a dimension m is asked for, projected linearly; vectors are
+L2-normalised so that a dot product is a cosine similarity. Distances between
+patch embeddings compare materials.
+
+Example:
+    >>> embedder = PatchEmbedder.from_classifier(OrderClassifier("resnet34"))
+    >>> vectors = embedder(torch.zeros(3, 1, 64, 64))
+    >>> vectors.shape, bool(torch.allclose(vectors.norm(dim=1), torch.ones(3)))
+    (torch.Size([3, 512]), True)
+"""
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ml.classifiers import DEFAULT_TARGET_NM_PER_PX, OrderClassifier, build_trunk
+from ml.spec import PATCH_EMBEDDER, ModelSpec
+
+#: Default patch side at the model's scale, px (448 nm at 2 nm/px).
+DEFAULT_PATCH_SIZE_PX = 224
+
+
+class PatchEmbedder(nn.Module):
+    """One-channel patches → L2-normalised m-dimensional vectors.
+
+    Args:
+        architecture: classifier architecture whose trunk is the encoder.
+        dim: output dimension m; ``None`` keeps the trunk's channel count
+            (512 for ResNet34 and VGG-13, 256 for AlexNet) with no projection.
+        target_nm_per_px: image scale the encoder was trained at, nm/px.
+
+    Attributes:
+        features: the classifier's convolutional trunk.
+        projection: linear map to m dimensions, or identity.
+        dim: m.
+        spec: :class:`ml.spec.ModelSpec` that rebuilds this model.
+    """
+
+    def __init__(
+        self,
+        architecture: str = "resnet34",
+        *,
+        dim: int | None = None,
+        target_nm_per_px: float = DEFAULT_TARGET_NM_PER_PX,
+    ) -> None:
+        super().__init__()
+        self.features, channels, _ = build_trunk(architecture)
+        self.dim = channels if dim is None else int(dim)
+        self.projection: nn.Module = (
+            nn.Identity() if self.dim == channels else nn.Linear(channels, self.dim, bias=False)
+        )
+        self.target_nm_per_px = float(target_nm_per_px)
+        self.spec = ModelSpec(
+            PATCH_EMBEDDER,
+            architecture,
+            None,
+            {"dim": dim, "target_nm_per_px": self.target_nm_per_px},
+        )
+
+    @classmethod
+    def from_classifier(
+        cls, classifier: OrderClassifier, dim: int | None = None
+    ) -> "PatchEmbedder":
+        """An embedder whose encoder is a copy of ``classifier``'s trunk (weights included)."""
+        embedder = cls(
+            classifier.architecture, dim=dim, target_nm_per_px=classifier.target_nm_per_px
+        )
+        embedder.features.load_state_dict(classifier.features.state_dict())
+        return embedder.to(next(classifier.parameters()).device)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Embed patches.
+
+        Args:
+            x: (N, 1, H, W) float patches normalised as :func:`ml.data.to_tensor` does.
+
+        Returns:
+            (N, m) float vectors of unit L2 norm.
+        """
+        pooled = self.features(x).mean(dim=(2, 3))
+        return F.normalize(self.projection(pooled).float(), dim=1)

@@ -1,0 +1,60 @@
+"""``manage.py train_classifier --lab SLUG``: train an order classifier on the lab's labels."""
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from nanomark.accounts.models import Lab
+from nanomark.registry.choices import ModelTask
+from nanomark.registry.models import TrainingRun
+from nanomark.registry.tasks import train_model
+from nanomark.registry.training import DEFAULT_SETTINGS, TrainingRejected, create_training_run
+
+
+class Command(BaseCommand):
+    help = (
+        "Cross-validate and train an order classifier on the lab's labelled images; the result "
+        "is a new model version (activate it with activate_model). Queued for the worker "
+        "unless --now."
+    )
+    task = ModelTask.ORDER_CLASSIFIER
+    default_architecture = "resnet34"
+    default_encoder: str | None = None
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--lab", required=True, help="lab slug")
+        parser.add_argument("--architecture", default=self.default_architecture)
+        if self.default_encoder is not None:
+            parser.add_argument("--encoder", default=self.default_encoder)
+        parser.add_argument("--user", help="username recorded as the trainer")
+        for name, default in DEFAULT_SETTINGS.items():
+            parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=default, dest=name)
+        parser.add_argument("--now", action="store_true", help="train in this process")
+
+    def handle(self, *args, **options) -> None:
+        lab = Lab.objects.filter(slug=options["lab"]).first()
+        if lab is None:
+            raise CommandError(f"no lab {options['lab']!r}")
+        user = None
+        if options["user"]:
+            user = get_user_model().objects.filter(username=options["user"]).first()
+            if user is None:
+                raise CommandError(f"no user {options['user']!r}")
+        try:
+            run = create_training_run(
+                lab=lab,
+                task=self.task,
+                architecture=options["architecture"],
+                encoder=options.get("encoder"),
+                options={name: options[name] for name in DEFAULT_SETTINGS},
+                created_by=user,
+                enqueue=not options["now"],
+            )
+        except TrainingRejected as exc:
+            raise CommandError(str(exc)) from exc
+        if not options["now"]:
+            self.stdout.write(f"Training run {run.pk} queued.")
+            return
+        train_model(run.pk)
+        run = TrainingRun.objects.select_related("model_version").get(pk=run.pk)
+        self.stdout.write(run.log)
+        self.stdout.write(f"Stored model version {run.model_version.pk}: {run.model_version.name}")

@@ -1,0 +1,258 @@
+"""Training model versions from a lab's labelled images (a background run per request).
+
+The run cross-validates the network on the lab's labels or masks (the
+paper's Table 1 metrics), trains the final model on all of them for the
+median best epoch of the folds, and stores it as a ModelVersion that freezes
+its training set. A classifier run also stores its encoder as a patch
+embedder version, since the embedder is the classifier's trunk.
+"""
+
+import json
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from ml.crossval import (
+    CrossValResult,
+    cross_validate_classifier,
+    cross_validate_segmenter,
+    format_table,
+)
+from ml.data import LabelledImage, make_record
+from ml.embedder import PatchEmbedder
+from ml.persistence import CONFIG_NAME, save_model
+from ml.recipes import fit_classifier, fit_segmenter
+from ml.registry import create_model, registered_models
+from ml.training import TrainConfig
+from nanomark.imaging.choices import AnnotationSource
+from nanomark.imaging.models import DefectMask, OrderLabel, SEMImage
+from nanomark.imaging.storage import save_file
+from nanomark.registry.choices import ModelTask
+from nanomark.registry.models import ModelVersion, TrainingRun
+
+#: Settings a training request may give, with their defaults (the paper: Adam 1e-4, 5 folds).
+DEFAULT_SETTINGS = {
+    "folds": 5,
+    "epochs": 100,
+    "batch_size": 16,
+    "patience": 15,
+    "seed": 0,
+    "crop_size": None,
+    "samples_per_image": None,
+}
+
+
+class TrainingRejected(ValueError):
+    """The request cannot be trained; the message says why."""
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    """Records for ml/ and the rows they came from (frozen into the model version)."""
+
+    records: list[LabelledImage]
+    image_ids: list[int]
+    label_ids: list[int]
+    mask_ids: list[int]
+
+
+def create_training_run(
+    *,
+    lab,
+    task: str,
+    architecture: str,
+    encoder: str | None = None,
+    options: dict | None = None,
+    created_by=None,
+    enqueue: bool = True,
+) -> TrainingRun:
+    """Check a training request against the registry and the lab's data, store it, queue it.
+
+    Raises:
+        TrainingRejected: unknown model, unknown option, or too few labelled images.
+    """
+    if (task, architecture, encoder) not in registered_models():
+        valid = ", ".join(
+            f"{a}" + (f"/{e}" if e else "") for t, a, e in registered_models() if t == task
+        )
+        raise TrainingRejected(f"unknown {task} {architecture}/{encoder}; valid: {valid}")
+    unknown = set(options or {}) - set(DEFAULT_SETTINGS)
+    if unknown:
+        raise TrainingRejected(f"unknown training options {sorted(unknown)}")
+    config = {**DEFAULT_SETTINGS, **(options or {})}
+    _check_enough(lab, task, config["folds"])
+    with transaction.atomic():
+        run = TrainingRun.objects.create(
+            lab=lab,
+            task=task,
+            config={"architecture": architecture, "encoder": encoder, **config},
+            created_by=created_by,
+        )
+        if enqueue:
+            transaction.on_commit(
+                lambda: async_task(
+                    "nanomark.registry.tasks.train_model",
+                    run.pk,
+                    task_name=f"train-{run.pk}",
+                    cluster=settings.NANOMARK_GPU_CLUSTER,
+                )
+            )
+    return run
+
+
+def _check_enough(lab, task: str, folds: int) -> None:
+    if folds < 2:
+        raise TrainingRejected("cross-validation needs at least 2 folds")
+    if task == ModelTask.ORDER_CLASSIFIER:
+        labels = _latest_labels(lab)
+        counts = {
+            name: sum(1 for label in labels.values() if label.label == name)
+            for name in ("ordered", "disordered")
+        }
+        if min(counts.values()) < folds:
+            raise TrainingRejected(
+                f"{folds}-fold cross-validation needs at least {folds} ordered and {folds} "
+                f"disordered labelled images; the lab has {counts['ordered']} and "
+                f"{counts['disordered']}"
+            )
+    elif len(_latest_masks(lab)) < folds:
+        raise TrainingRejected(
+            f"{folds}-fold cross-validation needs at least {folds} images with defect masks"
+        )
+
+
+def _latest_labels(lab) -> dict[int, OrderLabel]:
+    """One label per image: human labels before simulated ones, then the newest."""
+    labels: dict[int, OrderLabel] = {}
+    ordered = OrderLabel.objects.filter(image__lab=lab).order_by("-created_at", "-pk")
+    for label in sorted(ordered, key=lambda row: row.source != AnnotationSource.HUMAN):
+        labels.setdefault(label.image_id, label)
+    return labels
+
+
+def _latest_masks(lab) -> dict[int, DefectMask]:
+    """One mask per image: reviewed masks first, then the newest."""
+    masks: dict[int, DefectMask] = {}
+    for mask in DefectMask.objects.filter(image__lab=lab).order_by(
+        "reviewed_at", "-created_at", "-pk"
+    ):
+        masks.setdefault(mask.image_id, mask)
+    return masks
+
+
+def training_set(lab, task: str) -> TrainingSet:
+    """The lab's labelled images for ``task``, read into ml/ records (ordered by image key)."""
+    classifier = task == ModelTask.ORDER_CLASSIFIER
+    rows = _latest_labels(lab) if classifier else _latest_masks(lab)
+    image_ids = sorted(rows)
+    images = SEMImage.objects.in_bulk(image_ids)
+    records = []
+    for image_id in image_ids:
+        image, row = images[image_id], rows[image_id]
+        with image.original.open("rb") as handle:
+            data = handle.read()
+        records.append(
+            make_record(
+                data,
+                image.pixel_size_nm,
+                label=row.label if classifier else None,
+                mask=None if classifier else row.load_layers(),
+                key=f"image {image_id}",
+            )
+        )
+    row_ids = [rows[i].pk for i in image_ids]
+    return TrainingSet(
+        records,
+        image_ids,
+        label_ids=row_ids if classifier else [],
+        mask_ids=[] if classifier else row_ids,
+    )
+
+
+def train(run: TrainingRun) -> ModelVersion:
+    """Cross-validate, train the final model and store it (and, for a classifier, its embedder)."""
+    options = run.config
+    data = training_set(run.lab, run.task)
+    train_config = TrainConfig(
+        epochs=options["epochs"],
+        batch_size=options["batch_size"],
+        patience=options["patience"],
+        seed=options["seed"],
+        device=settings.NANOMARK_DEVICE,
+        crop_size=options["crop_size"],
+        samples_per_image=options["samples_per_image"],
+        progress=False,
+        # k folds and the final fit share the task's time; stop each in time to store the model.
+        time_limit_s=0.8 * settings.Q_TIMEOUT_S / (options["folds"] + 1),
+    )
+    classifier = run.task == ModelTask.ORDER_CLASSIFIER
+    if classifier:
+        cv = cross_validate_classifier(
+            data.records, options["architecture"], k=options["folds"], config=train_config
+        )
+    else:
+        cv = cross_validate_segmenter(
+            data.records,
+            options["architecture"],
+            options["encoder"],
+            k=options["folds"],
+            config=train_config,
+        )
+    final_epochs = max(1, int(np.median([fold.best_epoch or fold.epochs_run for fold in cv.folds])))
+    model = create_model(run.task, options["architecture"], options["encoder"])
+    fit = fit_classifier if classifier else fit_segmenter
+    fit(model, data.records, None, replace(train_config, epochs=final_epochs, patience=None))
+
+    with transaction.atomic():
+        version = _store(run, model, data, cv, final_epochs)
+        if classifier:
+            _store(run, PatchEmbedder.from_classifier(model), data, cv, final_epochs, of=version)
+    return version
+
+
+def _store(run, model, data: TrainingSet, cv: CrossValResult, epochs: int, of=None) -> ModelVersion:
+    spec = model.spec
+    stamp = timezone.now().strftime("%Y%m%d-%H%M")
+    name = f"{spec.architecture}{'-' + spec.encoder if spec.encoder else ''}-{stamp}-run{run.pk}"
+    if of is not None:
+        name += "-embedder"
+    with tempfile.TemporaryDirectory() as folder:
+        sha256 = save_model(model, folder, {"training_run": run.pk, "final_epochs": epochs})
+        document = (Path(folder) / CONFIG_NAME).read_text()
+        weights_file = next(p for p in Path(folder).iterdir() if p.name != CONFIG_NAME)
+        stored = save_file(
+            f"models/lab{run.lab_id}/{name}/{weights_file.name}", weights_file.read_bytes(), []
+        )
+    version = ModelVersion.objects.create(
+        lab_id=run.lab_id,
+        task=spec.task,
+        name=name,
+        architecture=spec.architecture,
+        encoder=spec.encoder or "",
+        config=json.loads(document),
+        weights=stored,
+        weights_sha256=sha256,
+        input_pixel_size_nm=getattr(model, "target_nm_per_px", None),
+        metrics={
+            "cross_validation": {
+                "mean": cv.mean(),
+                "std": cv.std(),
+                "folds": [fold.metrics for fold in cv.folds],
+                "n_params": cv.n_params,
+                "wall_time_s": cv.wall_time_s(),
+                "table": format_table({name: cv}),
+            },
+            "derived_from": of.name if of is not None else None,
+        },
+        created_by=run.created_by,
+    )
+    version.training_images.set(data.image_ids)
+    version.training_labels.set(data.label_ids)
+    version.training_masks.set(data.mask_ids)
+    return version

@@ -1,0 +1,107 @@
+"""Training model versions from a lab's labels: commands, stored weights, activation."""
+
+import hashlib
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from analysis.semfile import read_sem
+from ml.inference import predict_order
+from nanomark.imaging.synthetic import load_synthetic_dataset
+from nanomark.registry.choices import ModelTask
+from nanomark.registry.loading import load_version
+from nanomark.registry.models import ModelVersion, TrainingRun
+from nanomark.runs import RunStatus
+from simulation.dataset import write_dataset
+
+pytestmark = pytest.mark.django_db
+
+TINY = ["--folds=2", "--epochs=1", "--batch-size=4", "--crop-size=64", "--samples-per-image=1"]
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("training-set")
+    # At x150k (0.66 nm/px) the segmenter works near the images' own scale: a fast test.
+    write_dataset(
+        folder,
+        6,
+        seed=11,
+        ordered_fraction=0.5,
+        shape=(120, 160),
+        magnifications=(150_000,),
+        progress=False,
+    )
+    return folder
+
+
+@pytest.fixture
+def labelled_lab(labs, dataset, settings, tmp_path):
+    settings.VAR_DIR = tmp_path / "var"
+    load_synthetic_dataset(dataset, labs["a"])
+    return labs["a"]
+
+
+def test_train_classifier_stores_a_classifier_and_its_embedder(labelled_lab):
+    out = io.StringIO()
+    call_command("train_classifier", "--lab=lab-a", "--now", *TINY, stdout=out)
+
+    run = TrainingRun.objects.get()
+    assert run.status == RunStatus.SUCCEEDED
+    assert "| ROC AUC |" in out.getvalue()
+    classifier = ModelVersion.objects.get(task=ModelTask.ORDER_CLASSIFIER)
+    embedder = ModelVersion.objects.get(task=ModelTask.PATCH_EMBEDDER)
+    assert run.model_version == classifier
+    assert classifier.training_images.count() == 6
+    assert classifier.training_labels.count() == 6
+    assert len(classifier.metrics["cross_validation"]["folds"]) == 2
+    assert embedder.metrics["derived_from"] == classifier.name
+    with classifier.weights.open("rb") as handle:
+        assert hashlib.sha256(handle.read()).hexdigest() == classifier.weights_sha256
+
+    model = load_version(classifier)
+    image = next(iter(classifier.training_images.all()))
+    pixels = read_sem(image.original.read()).pixels
+    score = predict_order(model, pixels, image.pixel_size_nm)
+    assert 0.0 < score < 1.0
+    assert predict_order(load_version(classifier), pixels, image.pixel_size_nm) == score
+
+
+def test_train_segmenter_freezes_its_masks(labelled_lab):
+    call_command(
+        "train_segmenter",
+        "--lab=lab-a",
+        "--architecture=unet",
+        "--encoder=resnet34",
+        "--now",
+        *TINY,
+        stdout=io.StringIO(),
+    )
+    version = ModelVersion.objects.get(task=ModelTask.DEFECT_SEGMENTER)
+    assert version.training_masks.count() == 6
+    assert "line_iou" in version.metrics["cross_validation"]["mean"]
+
+
+def test_it_refuses_too_few_labels_and_unknown_models(labs):
+    with pytest.raises(CommandError, match="needs at least 2 ordered and 2 disordered"):
+        call_command("train_classifier", "--lab=lab-a", *TINY)
+    with pytest.raises(CommandError, match="unknown order_classifier resnet99"):
+        call_command("train_classifier", "--lab=lab-a", "--architecture=resnet99")
+    assert not TrainingRun.objects.exists()
+
+
+def test_activating_a_version_retires_the_previous_one(labs):
+    first, second = (
+        ModelVersion.objects.create(
+            lab=labs["a"], task=ModelTask.ORDER_CLASSIFIER, name=name, architecture="resnet34"
+        )
+        for name in ("one", "two")
+    )
+    call_command("activate_model", "one", stdout=io.StringIO())
+    call_command("activate_model", str(second.pk), stdout=io.StringIO())
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.is_active, second.is_active) == (False, True)
+    with pytest.raises(CommandError, match="no model version 'three'"):
+        call_command("activate_model", "three")
