@@ -4,7 +4,6 @@ import math
 
 import numpy as np
 import pytest
-import torch
 
 from ml.crossval import (
     CrossValResult,
@@ -17,15 +16,6 @@ from ml.crossval import (
 from ml.data import make_record
 from ml.metrics import IoUCounter, classification_metrics, segmentation_metrics
 from ml.training import TrainConfig
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread: on a few cores shared with other jobs, OpenMP spin-waits."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def test_classifier_splits_are_stratified_and_test_every_item_once():

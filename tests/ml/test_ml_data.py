@@ -5,7 +5,6 @@ import io
 import numpy as np
 import pytest
 import tifffile
-import torch
 
 from analysis.hitachi import format_hitachi_text
 from ml.data import (
@@ -21,15 +20,6 @@ from ml.data import (
     unit_intensity,
 )
 from simulation.dataset import write_dataset
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread: on a few cores shared with other jobs, OpenMP spin-waits."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def test_prepare_image_resamples_by_pixel_size():

@@ -6,15 +6,6 @@ import torch
 from ml.device import amp_dtype, autocast, grad_scaler, resolve_device
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread: on a few cores shared with other jobs, OpenMP spin-waits."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def test_cpu_and_auto_resolve():
     assert resolve_device("cpu") == torch.device("cpu")
     expected = "cuda" if torch.cuda.is_available() else "cpu"

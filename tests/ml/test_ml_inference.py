@@ -17,15 +17,6 @@ from ml.inference import (
 from ml.registry import create_model
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread: on a few cores shared with other jobs, OpenMP spin-waits."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="module")
 def image():
     rng = np.random.default_rng(0)

@@ -9,15 +9,6 @@ from ml.persistence import file_sha256, load_model, read_config, save_model
 from ml.registry import create_model
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread: on a few cores shared with other jobs, OpenMP spin-waits."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.mark.parametrize(
     ("task", "architecture", "encoder", "kwargs"),
     [

@@ -12,16 +12,6 @@ import torch
 from ml.registry import MODELS, create_model, registered_models
 from ml.spec import TASKS
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread: on a few cores shared with other jobs, OpenMP spin-waits."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 # Heads of VGG-13 and AlexNet are 100+ M parameters by default; tests keep them small.
 SMALL = {"order_classifier": {"hidden_features": [16]}}
 

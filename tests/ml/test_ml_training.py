@@ -13,16 +13,6 @@ from ml.recipes import SegmenterLoss, classifier_loss, fit_classifier, fit_segme
 from ml.registry import create_model
 from ml.training import TrainConfig, fit, train_epoch
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread: on a few cores shared with other jobs, OpenMP spin-waits."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 CPU = torch.device("cpu")
 
 
