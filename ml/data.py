@@ -331,7 +331,25 @@ def prepare_records(
         return list(pool.map(prepare, records))
 
 
-class OrderDataset(Dataset):
+class _CropDataset(Dataset):
+    """Shared part of the training datasets: images as float32, crops per image, reseeding."""
+
+    def __init__(self, items: Sequence[PreparedImage], samples_per_image: int, transform) -> None:
+        # float32 once here, not per sample: augmentations need it, and converting
+        # a whole large image for every crop would dominate loading.
+        self.images = [item.unit.astype(np.float32) for item in items]
+        self.samples_per_image = samples_per_image
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.images) * self.samples_per_image
+
+    def set_seed(self, seed: int) -> None:
+        """Reseed the augmentation (called in each data-loader worker)."""
+        self.transform.set_random_seed(seed)
+
+
+class OrderDataset(_CropDataset):
     """Augmented square crops of labelled images, for classifier training.
 
     Args:
@@ -354,19 +372,10 @@ class OrderDataset(Dataset):
     ) -> None:
         if any(item.label is None for item in items):
             raise ValueError("every record needs an order label")
-        # float32 once here, not per sample: augmentations need it, and converting
-        # a whole large image for every crop would dominate loading.
-        self.images = [item.unit.astype(np.float32) for item in items]
+        super().__init__(
+            items, samples_per_image, classifier_augmentation(crop_size, augment=augment, seed=seed)
+        )
         self.labels = np.array([item.label for item in items], np.float32)
-        self.samples_per_image = samples_per_image
-        self.transform = classifier_augmentation(crop_size, augment=augment, seed=seed)
-
-    def __len__(self) -> int:
-        return len(self.images) * self.samples_per_image
-
-    def set_seed(self, seed: int) -> None:
-        """Reseed the augmentation (called in each data-loader worker)."""
-        self.transform.set_random_seed(seed)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         i = index // self.samples_per_image
@@ -374,7 +383,7 @@ class OrderDataset(Dataset):
         return to_tensor(crop)[0], torch.tensor(self.labels[i])
 
 
-class DefectDataset(Dataset):
+class DefectDataset(_CropDataset):
     """Augmented crops of images and their defect masks, for segmenter training.
 
     Args:
@@ -397,20 +406,11 @@ class DefectDataset(Dataset):
     ) -> None:
         if any(item.mask is None for item in items):
             raise ValueError("every record needs a defect mask")
-        # float32 once here, not per sample: augmentations need it, and converting
-        # a whole large image for every crop would dominate loading.
-        self.images = [item.unit.astype(np.float32) for item in items]
+        super().__init__(
+            items, samples_per_image, segmenter_augmentation(crop_size, augment=augment, seed=seed)
+        )
         # Channels last, as albumentations expects multi-channel masks.
         self.masks = [np.ascontiguousarray(item.mask.transpose(1, 2, 0)) for item in items]
-        self.samples_per_image = samples_per_image
-        self.transform = segmenter_augmentation(crop_size, augment=augment, seed=seed)
-
-    def __len__(self) -> int:
-        return len(self.images) * self.samples_per_image
-
-    def set_seed(self, seed: int) -> None:
-        """Reseed the augmentation (called in each data-loader worker)."""
-        self.transform.set_random_seed(seed)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         i = index // self.samples_per_image

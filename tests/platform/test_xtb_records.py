@@ -137,3 +137,27 @@ def test_an_optimisation_then_a_single_point_derived_from_it(labs, tmp_path):
         )
     with pytest.raises(CommandError, match=f"no xtb calculation {opt.pk} in lab lab-b"):
         call_command("xtb_calculation", "--lab=lab-b", f"--from={opt.pk}")
+
+
+def test_a_relaxed_scan_stores_and_plots_its_profile(labs, client, tmp_path):
+    water = tmp_path / "water.xyz"
+    water.write_text("3\nwater\nO 0 0 0\nH 0.0 0.76 0.59\nH 0.0 -0.76 0.59\n")
+    call_command(
+        "xtb_calculation",
+        "--lab=lab-a",
+        f"--xyz={water}",
+        "--task=scan",
+        "--scan=0,1,0.9,1.2,4",
+        "--now",
+        stdout=io.StringIO(),
+    )
+    calc = XtbCalculation.objects.get(task="scan")
+    distances = [point[0] for point in calc.output["scan_profile"]]
+    # Distances as reached under xtb's harmonic restraint, so near the targets, not on them.
+    assert len(distances) == 4
+    assert distances == sorted(distances)
+    assert 0.85 < distances[0] < 0.95 < 1.15 < distances[-1] < 1.25
+    client.force_login(labs["alice"])
+    page = client.get(reverse("xtb-detail", args=[calc.pk])).content.decode()
+    assert "Scan profile" in page
+    assert "relative energy" in page

@@ -91,29 +91,38 @@ def overlay_figure(
     return _html(figure)
 
 
-def scan_figure(calc: XtbCalculation) -> str:
-    """Relaxed-scan energy profile, relative to its lowest point, in kcal/mol vs distance in Å."""
-    profile = np.asarray(calc.output["scan_profile"], dtype=float)
-    relative = (profile[:, 1] - profile[:, 1].min()) * HARTREE_TO_KCAL_MOL
-    figure = go.Figure(go.Scatter(x=profile[:, 0], y=relative, mode="lines+markers"))
+def _profile_figure(x: np.ndarray, y: np.ndarray, x_title: str, y_title: str, mode: str) -> str:
+    figure = go.Figure(go.Scatter(x=x, y=y, mode=mode))
     figure.update_layout(
-        xaxis_title="scanned distance (Å)",
-        yaxis_title="relative energy (kcal/mol)",
+        xaxis_title=x_title,
+        yaxis_title=y_title,
         margin={"l": 50, "r": 10, "t": 10, "b": 40},
         height=360,
     )
     return _html(figure)
+
+
+def scan_figure(calc: XtbCalculation) -> str:
+    """Relaxed-scan energy profile, relative to its lowest point, in kcal/mol vs distance in Å."""
+    profile = np.asarray(calc.output["scan_profile"], dtype=float)
+    relative = (profile[:, 1] - profile[:, 1].min()) * HARTREE_TO_KCAL_MOL
+    return _profile_figure(
+        profile[:, 0],
+        relative,
+        "scanned distance (Å)",
+        "relative energy (kcal/mol)",
+        "lines+markers",
+    )
 
 
 def md_figure(calc: XtbCalculation) -> str:
     """Distance from the cluster to the nearest flake edge over the MD run (the paper's Fig. 6)."""
     md = calc.output["md"]
     times_ps = np.asarray(md["times_fs"]) / 1000.0
-    figure = go.Figure(go.Scatter(x=times_ps, y=md["edge_distance_a"], mode="lines"))
-    figure.update_layout(
-        xaxis_title="time (ps)",
-        yaxis_title="cluster to nearest edge (Å)",
-        margin={"l": 50, "r": 10, "t": 10, "b": 40},
-        height=360,
+    return _profile_figure(
+        times_ps,
+        np.asarray(md["edge_distance_a"]),
+        "time (ps)",
+        "cluster to nearest edge (Å)",
+        "lines",
     )
-    return _html(figure)

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from nanomark.accounts.models import Lab
+from nanomark.accounts.commandargs import lab_from_slug
 from nanomark.computations.adsorptionstudy import create_adsorption_study, start_references
 from nanomark.computations.models import AdsorptionEnergy
 from nanomark.computations.tasks import run_xtb_calculation
@@ -49,9 +49,7 @@ class Command(BaseCommand):
         parser.add_argument("--now", action="store_true", help="run here and print E_ads")
 
     def handle(self, *args, **options) -> None:
-        lab = Lab.objects.filter(slug=options["lab"]).first()
-        if lab is None:
-            raise CommandError(f"no lab {options['lab']!r}")
+        lab = lab_from_slug(options["lab"])
         sites = [site.strip() for site in options["sites"].split(",") if site.strip()]
         unknown = set(sites) - set(AdsorptionSite.CHOICES)
         if unknown or not sites:

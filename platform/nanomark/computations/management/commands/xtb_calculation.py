@@ -6,6 +6,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
+from nanomark.accounts.commandargs import lab_from_slug
 from nanomark.accounts.models import Lab
 from nanomark.computations.adsorptionstudy import XTB_TASK, enqueue
 from nanomark.computations.choices import XtbTaskKind
@@ -51,9 +52,7 @@ class Command(BaseCommand):
         parser.add_argument("--now", action="store_true", help="run here instead of queueing")
 
     def handle(self, *args, **options) -> None:
-        lab = Lab.objects.filter(slug=options["lab"]).first()
-        if lab is None:
-            raise CommandError(f"no lab {options['lab']!r}")
+        lab = lab_from_slug(options["lab"])
         parent, xyz = self._input(lab, options)
         try:
             atoms_from_xyz(xyz)

@@ -4,11 +4,11 @@ from collections import Counter
 from pathlib import Path
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from analysis.semfile import SIDECAR_MAX_BYTES
+from nanomark.accounts.commandargs import user_from_name
 from nanomark.imaging.services import ImageRejected, ingest_sem_image
 from nanomark.samples.models import Sample
 
@@ -51,7 +51,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         sample = self._sample(options["sample"], options["lab"])
-        user = self._user(options["user"])
+        user = user_from_name(options["user"])
         files = collect_files(options["paths"])
         counts: Counter[str] = Counter()
         rejected: list[str] = []
@@ -92,14 +92,6 @@ class Command(BaseCommand):
         if len(found) > 1:
             raise CommandError(f"several labs have a sample {code!r}: name one with --lab")
         return found[0]
-
-    def _user(self, username: str | None):
-        if username is None:
-            return None
-        try:
-            return get_user_model().objects.get(username=username)
-        except get_user_model().DoesNotExist:
-            raise CommandError(f"no user {username!r}") from None
 
     def _read(self, path: Path) -> bytes:
         size = path.stat().st_size

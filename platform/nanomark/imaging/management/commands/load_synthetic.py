@@ -2,10 +2,9 @@
 
 from pathlib import Path
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from nanomark.accounts.models import Lab
+from nanomark.accounts.commandargs import lab_from_slug, user_from_name
 from nanomark.imaging.services import ImageRejected
 from nanomark.imaging.synthetic import DatasetInvalid, load_synthetic_dataset
 
@@ -22,15 +21,8 @@ class Command(BaseCommand):
         parser.add_argument("--user", help="username recorded as the uploader")
 
     def handle(self, *args, **options) -> None:
-        try:
-            lab = Lab.objects.get(slug=options["lab"])
-        except Lab.DoesNotExist:
-            raise CommandError(f"no lab {options['lab']!r}") from None
-        user = None
-        if options["user"]:
-            user = get_user_model().objects.filter(username=options["user"]).first()
-            if user is None:
-                raise CommandError(f"no user {options['user']!r}")
+        lab = lab_from_slug(options["lab"])
+        user = user_from_name(options["user"])
         try:
             counts = load_synthetic_dataset(options["folder"], lab, user)
         except (DatasetInvalid, ImageRejected) as exc:

@@ -1,9 +1,8 @@
 """``manage.py train_classifier --lab SLUG``: train an order classifier on the lab's labels."""
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from nanomark.accounts.models import Lab
+from nanomark.accounts.commandargs import lab_from_slug, user_from_name
 from nanomark.registry.choices import ModelTask
 from nanomark.registry.models import TrainingRun
 from nanomark.registry.tasks import train_model
@@ -31,14 +30,8 @@ class Command(BaseCommand):
         parser.add_argument("--now", action="store_true", help="train in this process")
 
     def handle(self, *args, **options) -> None:
-        lab = Lab.objects.filter(slug=options["lab"]).first()
-        if lab is None:
-            raise CommandError(f"no lab {options['lab']!r}")
-        user = None
-        if options["user"]:
-            user = get_user_model().objects.filter(username=options["user"]).first()
-            if user is None:
-                raise CommandError(f"no user {options['user']!r}")
+        lab = lab_from_slug(options["lab"])
+        user = user_from_name(options["user"])
         try:
             run = create_training_run(
                 lab=lab,
