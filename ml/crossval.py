@@ -100,6 +100,11 @@ class CrossValResult:
         """Standard deviation of each metric over folds (NaN folds skipped)."""
         return {name: _nan_stat(np.nanstd, self._values(name)) for name in self.metric_names}
 
+    def final_epochs(self) -> int:
+        """Epochs to train the final model on all data: the folds' median best epoch (>= 1)."""
+        epochs = [fold.best_epoch or fold.epochs_run for fold in self.folds]
+        return max(1, int(np.median(epochs))) if epochs else 1
+
     def wall_time_s(self) -> float:
         """Training and evaluation time of all folds, seconds."""
         return sum(fold.wall_time_s for fold in self.folds)

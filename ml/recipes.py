@@ -13,7 +13,7 @@ Example:
     >>> result = fit_classifier(model, train_records, val_records, TrainConfig(epochs=30))
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import segmentation_models_pytorch as smp
@@ -108,6 +108,20 @@ def evaluate_segmenter(model: nn.Module, items: Sequence[PreparedImage]) -> dict
     return segmentation_metrics(counter.iou())
 
 
+def _validation(
+    evaluate: Callable[[nn.Module, Sequence[PreparedImage]], dict[str, float]],
+    val: Sequence[LabelledImage | PreparedImage] | None,
+    model: nn.Module,
+    *,
+    masks: bool,
+) -> Callable[[nn.Module], dict[str, float]] | None:
+    """``evaluate`` bound to ``val`` prepared once at ``model``'s scale; None without ``val``."""
+    if not val:
+        return None
+    items = at_model_scale(val, model, masks=masks)
+    return lambda m: evaluate(m, items)
+
+
 def fit_classifier(
     model: nn.Module,
     train: Sequence[LabelledImage | PreparedImage],
@@ -129,13 +143,7 @@ def fit_classifier(
         samples_per_image=config.samples_per_image or CLASSIFIER_SAMPLES_PER_IMAGE,
         seed=config.seed,
     )
-    evaluate = None
-    if val:
-        val_items = at_model_scale(val, model)
-
-        def evaluate(m: nn.Module) -> dict[str, float]:
-            return evaluate_classifier(m, val_items)
-
+    evaluate = _validation(evaluate_classifier, val, model, masks=False)
     return fit(model, dataset, classifier_loss, config, evaluate, "roc_auc", "classifier")
 
 
@@ -160,11 +168,5 @@ def fit_segmenter(
         samples_per_image=config.samples_per_image or SEGMENTER_SAMPLES_PER_IMAGE,
         seed=config.seed,
     )
-    evaluate = None
-    if val:
-        val_items = at_model_scale(val, model, masks=True)
-
-        def evaluate(m: nn.Module) -> dict[str, float]:
-            return evaluate_segmenter(m, val_items)
-
+    evaluate = _validation(evaluate_segmenter, val, model, masks=True)
     return fit(model, dataset, SegmenterLoss(), config, evaluate, "line_iou", "segmenter")

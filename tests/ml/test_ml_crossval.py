@@ -122,3 +122,13 @@ def test_segmenter_cross_validation_reports_iou_per_class():
     assert "iou_sheet_border" in result.mean()
     assert "line_iou" in result.mean()
     assert "IoU sheet border" in format_table({"FPN": result})
+
+
+def test_final_epochs_is_the_median_best_epoch():
+    def fold(best: int, run: int) -> FoldResult:
+        return FoldResult(0, {}, 1, 1, best_epoch=best, epochs_run=run, wall_time_s=0.0)
+
+    result = CrossValResult("order_classifier", "resnet34", None, 1, ("roc_auc",))
+    assert result.final_epochs() == 1
+    result.folds = [fold(3, 10), fold(0, 7), fold(12, 20)]  # 0: no judged epoch, use all run
+    assert result.final_epochs() == 7

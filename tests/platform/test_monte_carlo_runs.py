@@ -98,4 +98,5 @@ def test_the_run_page_shows_the_plots_and_hides_other_labs(client, labs, mask):
     page = client.get(url).content.decode()
     assert "first-order fit" in page
     assert "on defects" in page
+    assert "preview.png" in page  # the overlay's background, fetched through the scoped view
     assert client.get(reverse("plotly-js")).status_code == 200

@@ -9,7 +9,3 @@ class Role(models.TextChoices):
     VIEWER = "viewer", "Viewer"
     MEMBER = "member", "Member"
     ADMIN = "admin", "Admin"
-
-
-#: Roles that may add or change a lab's rows.
-WRITE_ROLES = (Role.MEMBER, Role.ADMIN)

@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.db import models
 
-from nanomark.accounts.choices import WRITE_ROLES, Role
+from nanomark.accounts.choices import Role
 from nanomark.accounts.querysets import LabScopedQuerySet
 
 
@@ -19,17 +19,6 @@ class Lab(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-    def role_of(self, user) -> str | None:
-        """The role of ``user`` in this lab, or ``None`` if not a member."""
-        if not user.is_authenticated:
-            return None
-        membership = self.memberships.filter(user=user).only("role").first()
-        return membership.role if membership else None
-
-    def can_write(self, user) -> bool:
-        """True if ``user`` may add or change this lab's rows."""
-        return self.role_of(user) in WRITE_ROLES
 
 
 class Membership(models.Model):

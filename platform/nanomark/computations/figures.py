@@ -4,8 +4,6 @@ The page loads plotly.js once from NanoMark itself (no CDN: lab servers are
 often offline), so fragments are made with ``include_plotlyjs=False``.
 """
 
-import base64
-
 import numpy as np
 import plotly.graph_objects as go
 
@@ -49,20 +47,20 @@ def kinetics_figure(run: MonteCarloRun) -> str:
 
 
 def overlay_figure(
-    run: MonteCarloRun, preview_png: bytes, positions: np.ndarray, state: np.ndarray
+    run: MonteCarloRun, preview_url: str, positions: np.ndarray, state: np.ndarray
 ) -> str:
     """Final particle positions over the source image's preview (the paper's Fig. 5 overlay).
 
     Args:
         run: the finished run (its image gives the pixel grid).
-        preview_png: the source image's preview PNG.
+        preview_url: URL of the source image's preview PNG (the browser fetches it).
         positions: (N, 2) final (x, y) in pixels of the source image.
         state: (N,) final particle state (0 solution, 1 pristine, 2 defect).
     """
     image = run.source_image
     figure = go.Figure()
     figure.add_layout_image(
-        source="data:image/png;base64," + base64.b64encode(preview_png).decode("ascii"),
+        source=preview_url,
         xref="x",
         yref="y",
         x=0,

@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from django.views.generic import DetailView, ListView
 
 from nanomark.computations.figures import kinetics_figure, md_figure, overlay_figure, scan_figure
@@ -33,10 +34,11 @@ class MonteCarloRunDetailView(LoginRequiredMixin, DetailView):
             if run.source_image and run.final_positions:
                 with run.final_positions.open("rb") as handle:
                     table = np.genfromtxt(io.BytesIO(handle.read()), delimiter=",", skip_header=1)
-                with run.source_image.preview.open("rb") as handle:
-                    preview = handle.read()
                 context["overlay_plot"] = overlay_figure(
-                    run, preview, table[:, :2], table[:, 2].astype(int)
+                    run,
+                    reverse("image-preview", args=[run.source_image_id]),
+                    table[:, :2],
+                    table[:, 2].astype(int),
                 )
         return context
 

@@ -69,16 +69,6 @@ class SEMImage(LabOwned):
     def get_absolute_url(self) -> str:
         return reverse("image-detail", args=[self.pk])
 
-    @property
-    def field_of_view_um(self) -> tuple[float, float] | None:
-        """Width and height of the imaged area in µm, if the pixel size is known."""
-        if self.pixel_size_nm is None:
-            return None
-        return (
-            self.width_px * self.pixel_size_nm / 1000,
-            self.height_px * self.pixel_size_nm / 1000,
-        )
-
 
 class OrderLabel(models.Model):
     """A judgement of whether the particles on an image are ordered (one per annotator)."""

@@ -1,11 +1,13 @@
-"""Choice constants of the registry app."""
+"""Choice constants of the registry app (values are ml.spec's task names)."""
 
 from django.db import models
+
+from ml import spec
 
 
 class ModelTask(models.TextChoices):
     """What a model version does."""
 
-    ORDER_CLASSIFIER = "order_classifier", "Order classifier"
-    DEFECT_SEGMENTER = "defect_segmenter", "Defect segmenter"
-    PATCH_EMBEDDER = "patch_embedder", "Patch embedder"
+    ORDER_CLASSIFIER = spec.ORDER_CLASSIFIER, "Order classifier"
+    DEFECT_SEGMENTER = spec.DEFECT_SEGMENTER, "Defect segmenter"
+    PATCH_EMBEDDER = spec.PATCH_EMBEDDER, "Patch embedder"

@@ -12,7 +12,6 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -204,7 +203,7 @@ def train(run: TrainingRun) -> ModelVersion:
             k=options["folds"],
             config=train_config,
         )
-    final_epochs = max(1, int(np.median([fold.best_epoch or fold.epochs_run for fold in cv.folds])))
+    final_epochs = cv.final_epochs()
     model = create_model(run.task, options["architecture"], options["encoder"])
     fit = fit_classifier if classifier else fit_segmenter
     fit(model, data.records, None, replace(train_config, epochs=final_epochs, patience=None))
