@@ -5,7 +5,7 @@ Every function takes an (H, W) uint8/uint16 image and its ``pixel_size_nm``
 ``target_nm_per_px`` (:func:`ml.data.prepare_image`), and answers at the
 original resolution. Models are put in eval mode and run under
 ``torch.inference_mode()`` (mixed precision on CUDA) on the device their
-parameters are on; only :func:`saliency_map` needs gradients.
+parameters are on; only :func:`order_with_saliency` needs gradients.
 
 Example:
     >>> model = create_model("defect_segmenter", "fpn", "resnet34")
@@ -223,13 +223,15 @@ def predict_defects(
     return np.clip(resize(probabilities, image.shape), 0.0, 1.0)
 
 
-def saliency_map(
+def order_with_saliency(
     model: nn.Module, image: np.ndarray, pixel_size_nm: float | None = None
-) -> np.ndarray:
-    """Vanilla-gradient saliency of the order score (Boiko et al. 2021, Fig. 7).
+) -> tuple[float, np.ndarray]:
+    """Order score and its vanilla-gradient saliency (Boiko et al. 2021, Fig. 7) in one pass.
 
-    |d score / d pixel| by plain backpropagation in float32, resampled to the
-    image's resolution and divided by its maximum.
+    The score comes from the same float32 forward pass that the gradient
+    |d score / d pixel| is taken through, so an analysis needs no second
+    forward pass. The gradient is resampled to the image's resolution and
+    divided by its maximum.
 
     Args:
         model: an :class:`ml.classifiers.OrderClassifier`.
@@ -237,7 +239,7 @@ def saliency_map(
         pixel_size_nm: nm per pixel; ``None`` uses the image at its own scale.
 
     Returns:
-        (H, W) float32 in [0, 1] (all zero if the gradient vanishes).
+        (score in (0, 1), (H, W) float32 saliency in [0, 1]; all zero if the gradient vanishes).
     """
     model.eval()
     unit = prepare_image(image, pixel_size_nm, model.target_nm_per_px)
@@ -250,7 +252,14 @@ def saliency_map(
     magnitude = gradient[0, 0, :height, :width].abs().cpu().numpy().astype(np.float32)
     magnitude = np.clip(resize(magnitude, image.shape), 0.0, None)
     peak = float(magnitude.max())
-    return magnitude / peak if peak > 0 else magnitude
+    return float(score.detach()), (magnitude / peak if peak > 0 else magnitude)
+
+
+def saliency_map(
+    model: nn.Module, image: np.ndarray, pixel_size_nm: float | None = None
+) -> np.ndarray:
+    """(H, W) float32 saliency in [0, 1] of the order score; see :func:`order_with_saliency`."""
+    return order_with_saliency(model, image, pixel_size_nm)[1]
 
 
 def patch_embeddings(

@@ -36,7 +36,9 @@ INSTALLED_APPS = [
     "nanomark.imaging",
     "nanomark.registry",
     "nanomark.results",
+    "nanomark.search",
     "nanomark.computations",
+    "nanomark.exports",
 ]
 
 MIDDLEWARE = [
@@ -74,18 +76,20 @@ if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
 else:
     DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": VAR_DIR / "nanomark.sqlite3",
-            "OPTIONS": {
-                # The web server and the ORM-broker worker write at the same time:
-                # WAL lets readers proceed, IMMEDIATE transactions avoid upgrade deadlocks.
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 30,
-            },
-        }
+        "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": VAR_DIR / "nanomark.sqlite3"}
     }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            # The web server and the ORM-broker worker write at the same time:
+            # WAL lets readers proceed, IMMEDIATE transactions avoid upgrade deadlocks.
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 30,
+        }
+    )
+    # A file, not memory: tests start real worker processes against it.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-nanomark.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -128,13 +132,20 @@ NANOMARK_DEVICE = envstr("NANOMARK_DEVICE", "auto")
 
 # --- background work (django-q2) ----------------------------------------------
 Q_TIMEOUT_S = envint("NANOMARK_TASK_TIMEOUT_S", 1800)
+#: Seconds after which an unacknowledged task (its worker died) is delivered again.
+Q_RETRY_S = envint("NANOMARK_TASK_RETRY_S", Q_TIMEOUT_S + 300)
+if Q_RETRY_S <= Q_TIMEOUT_S:
+    raise ImproperlyConfigured(
+        "NANOMARK_TASK_RETRY_S must exceed NANOMARK_TASK_TIMEOUT_S, "
+        "or a slow task would be delivered twice at once"
+    )
 Q_CLUSTER = {
     "name": "nanomark",
     "workers": envint("NANOMARK_WORKERS", 2),
     "timeout": Q_TIMEOUT_S,
     # django-q2 redelivers a task after `retry` seconds: it must exceed `timeout`,
     # or a slow task would run twice at once.
-    "retry": Q_TIMEOUT_S + 300,
+    "retry": Q_RETRY_S,
     "max_attempts": 3,
     "queue_limit": 50,
     "bulk": 1,

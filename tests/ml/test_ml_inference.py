@@ -11,6 +11,7 @@ from ml.inference import (
     predict_defects,
     predict_order,
     predict_orders,
+    order_with_saliency,
     saliency_map,
     segment_prepared,
 )
@@ -105,6 +106,12 @@ def test_saliency_is_a_normalised_nonzero_map_at_image_resolution(classifier, im
     assert saliency.min() >= 0.0
     assert (saliency > 0).mean() > 0.5
     assert not torch.is_grad_enabled() or all(p.grad is None for p in classifier.parameters())
+
+
+def test_saliency_pass_gives_the_same_score_as_inference(classifier, image):
+    score, saliency = order_with_saliency(classifier, image, pixel_size_nm=1.0)
+    assert score == pytest.approx(predict_order(classifier, image, pixel_size_nm=1.0), abs=1e-5)
+    assert saliency.shape == image.shape
 
 
 def test_patch_embeddings_are_unit_vectors_on_a_grid(classifier, image):

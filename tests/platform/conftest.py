@@ -4,6 +4,7 @@ alice is a member of lab A, bob a member of lab B, charlie a viewer in lab A.
 Media files go to a per-test temporary folder. File builders live in factories.py.
 """
 
+import numpy as np
 import pytest
 
 
@@ -39,3 +40,42 @@ def labs(db, django_user_model):
         "sample_a": Sample.objects.create(lab=lab_a, code="S1", material=graphite_a),
         "sample_b": Sample.objects.create(lab=lab_b, code="S1", material=graphite_b),
     }
+
+
+@pytest.fixture
+def active_models(labs):
+    """Lab A's active classifier, segmenter and embedder: untrained, seeded, so always the same."""
+    import torch
+
+    from ml.embedder import PatchEmbedder
+    from ml.registry import create_model
+    from nanomark.registry.training import store_model
+
+    torch.manual_seed(0)
+    classifier = create_model("order_classifier", "resnet34")
+    models = {
+        "classifier": classifier,
+        "segmenter": create_model("defect_segmenter", "fpn", "resnet34"),
+        "embedder": PatchEmbedder.from_classifier(classifier),
+    }
+    versions = {}
+    for role, model in models.items():
+        versions[role] = store_model(
+            model, lab_id=labs["a"].pk, name=f"test-{role}", metadata={}, metrics={}
+        )
+        versions[role].activate()
+    return versions
+
+
+@pytest.fixture
+def rendered_png():
+    """Build a PNG of ``n`` rendered Pd particles on a smooth surface (1 nm/px)."""
+    from simulation.render import render_sem
+    from tests.factories import png_bytes
+
+    def build(seed: int = 0, shape: tuple[int, int] = (256, 320), n: int = 120) -> bytes:
+        rng = np.random.default_rng(seed)
+        positions = rng.random((n, 2)) * [shape[1], shape[0]]
+        return png_bytes(render_sem(positions, 1.0, rng, shape=shape))
+
+    return build

@@ -19,6 +19,7 @@ from analysis.semfile import SEMFileError, decode_sidecar, read_sem
 from nanomark.imaging.choices import PixelSizeSource
 from nanomark.imaging.models import SEMImage
 from nanomark.imaging.storage import delete_files, derived_path, original_path, save_file
+from nanomark.results.services import queue_analyses
 from nanomark.samples.models import Sample
 
 
@@ -126,6 +127,8 @@ def ingest_sem_image(
                 raw_metadata=meta.raw,
                 uploaded_by=uploaded_by,
             )
+            # Analysed in the background once the image is committed.
+            queue_analyses([image])
     except IntegrityError:
         # Another upload of the same bytes won the race: keep theirs.
         delete_files(written)

@@ -221,23 +221,11 @@ def _store(run, model, data: TrainingSet, cv: CrossValResult, epochs: int, of=No
     name = f"{spec.architecture}{'-' + spec.encoder if spec.encoder else ''}-{stamp}-run{run.pk}"
     if of is not None:
         name += "-embedder"
-    with tempfile.TemporaryDirectory() as folder:
-        sha256 = save_model(model, folder, {"training_run": run.pk, "final_epochs": epochs})
-        document = (Path(folder) / CONFIG_NAME).read_text()
-        weights_file = next(p for p in Path(folder).iterdir() if p.name != CONFIG_NAME)
-        stored = save_file(
-            f"models/lab{run.lab_id}/{name}/{weights_file.name}", weights_file.read_bytes(), []
-        )
-    version = ModelVersion.objects.create(
+    version = store_model(
+        model,
         lab_id=run.lab_id,
-        task=spec.task,
         name=name,
-        architecture=spec.architecture,
-        encoder=spec.encoder or "",
-        config=json.loads(document),
-        weights=stored,
-        weights_sha256=sha256,
-        input_pixel_size_nm=getattr(model, "target_nm_per_px", None),
+        metadata={"training_run": run.pk, "final_epochs": epochs},
         metrics={
             "cross_validation": {
                 "mean": cv.mean(),
@@ -255,3 +243,30 @@ def _store(run, model, data: TrainingSet, cv: CrossValResult, epochs: int, of=No
     version.training_labels.set(data.label_ids)
     version.training_masks.set(data.mask_ids)
     return version
+
+
+def store_model(
+    model, *, lab_id: int, name: str, metadata: dict, metrics: dict, created_by=None
+) -> ModelVersion:
+    """Save ``model``'s weights to media storage and record them as a new ModelVersion."""
+    spec = model.spec
+    with tempfile.TemporaryDirectory() as folder:
+        sha256 = save_model(model, folder, metadata)
+        document = (Path(folder) / CONFIG_NAME).read_text()
+        weights_file = next(p for p in Path(folder).iterdir() if p.name != CONFIG_NAME)
+        stored = save_file(
+            f"models/lab{lab_id}/{name}/{weights_file.name}", weights_file.read_bytes(), []
+        )
+    return ModelVersion.objects.create(
+        lab_id=lab_id,
+        task=spec.task,
+        name=name,
+        architecture=spec.architecture,
+        encoder=spec.encoder or "",
+        config=json.loads(document),
+        weights=stored,
+        weights_sha256=sha256,
+        input_pixel_size_nm=getattr(model, "target_nm_per_px", None),
+        metrics=metrics,
+        created_by=created_by,
+    )

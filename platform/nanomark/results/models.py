@@ -4,16 +4,51 @@ One run per (image, classifier, segmenter, embedder): a second delivery of the
 same work finds the run and changes nothing. Lengths are in nm, areas in µm².
 """
 
+from django.conf import settings
 from django.db import models
+from django.db.models import Count, Q
 
 from analysis.defects import DEFECT_CLASSES, DEFECT_LABELS
 from nanomark.accounts.models import LabOwned
 from nanomark.accounts.querysets import LabScopedQuerySet
 from nanomark.imaging.models import SEMImage
 from nanomark.registry.models import ModelVersion
-from nanomark.runs import BackgroundRun
+from nanomark.runs import BackgroundRun, RunStatus
+
+
+def models_key_of(classifier, segmenter, embedder) -> str:
+    """The run key of three model versions (rows, primary keys or None): "12-0-13"."""
+    return "-".join(
+        str(getattr(version, "pk", version) or 0) for version in (classifier, segmenter, embedder)
+    )
+
 
 DEFECT_CLASS_CHOICES = [(name, DEFECT_LABELS[name]) for name in DEFECT_CLASSES]
+
+
+class AnalysisBatch(LabOwned):
+    """Runs queued together (a command, a model activation, a user's request), for progress."""
+
+    reason = models.CharField(max_length=200, help_text="why the batch was queued")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "analysis batches"
+
+    def __str__(self) -> str:
+        return f"Batch {self.pk}: {self.reason}"
+
+    def progress(self) -> dict[str, int]:
+        """Number of the batch's runs per status, and ``total``."""
+        counts = self.runs.aggregate(
+            total=Count("pk"),
+            **{status: Count("pk", filter=Q(status=status)) for status in RunStatus.values},
+        )
+        return {key: int(value) for key, value in counts.items()}
 
 
 class AnalysisRun(LabOwned, BackgroundRun):
@@ -35,6 +70,12 @@ class AnalysisRun(LabOwned, BackgroundRun):
         help_text="classifier-segmenter-embedder primary keys; with image, unique",
     )
     timings_s = models.JSONField(default=dict, blank=True, help_text="seconds per stage")
+    batch = models.ForeignKey(
+        AnalysisBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
+    )
+    indexed_at = models.DateTimeField(
+        null=True, blank=True, help_text="when its embeddings joined the search index"
+    )
 
     class Meta:
         ordering = ["-queued_at"]
@@ -50,9 +91,7 @@ class AnalysisRun(LabOwned, BackgroundRun):
     def save(self, *args, **kwargs) -> None:
         # The key is kept by the row itself so the unique constraint also covers absent
         # (NULL) model versions, which SQL unique constraints would treat as distinct.
-        self.models_key = "-".join(
-            str(pk or 0) for pk in (self.classifier_id, self.segmenter_id, self.embedder_id)
-        )
+        self.models_key = models_key_of(self.classifier_id, self.segmenter_id, self.embedder_id)
         super().save(*args, **kwargs)
 
 

@@ -1,12 +1,16 @@
-"""``manage.py activate_model VERSION``: make a model version the lab's active one for its task."""
+"""``manage.py activate_model VERSION``: make a version the lab's active one and re-analyse."""
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from nanomark.registry.models import ModelVersion
+from nanomark.results.services import activate_version
 
 
 class Command(BaseCommand):
-    help = "Activate a model version (by primary key or name); the lab's previous one is retired."
+    help = (
+        "Activate a model version (by primary key or name); the lab's previous one is retired "
+        "and the lab's images are queued for analysis with the new set of models."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("version", help="primary key or name")
@@ -25,8 +29,8 @@ class Command(BaseCommand):
         if len(found) > 1:
             raise CommandError(f"several labs have a version {key!r}: name one with --lab")
         version = found[0]
-        version.activate()
+        runs = activate_version(version)
         self.stdout.write(
             f"{version.name} is now the active {version.get_task_display().lower()} "
-            f"of {version.lab}."
+            f"of {version.lab}; {len(runs)} images queued for analysis."
         )

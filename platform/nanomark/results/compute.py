@@ -1,0 +1,149 @@
+"""The numbers of one image's analysis, computed in memory (no database, no files).
+
+:func:`analyse_pixels` runs whichever models it is given — order classifier
+(score and saliency from one forward/backward pass), defect segmenter,
+patch embedder — and the model-free statistics of ``analysis/`` (defect
+skeletons, particles), timing each stage. The worker task stores the result;
+``bench/bench_analysis.py`` times it against the bare forward passes.
+
+Without a pixel size the models see the image at its own scale and every
+physical quantity (lengths, densities, particle sizes) is left out (None).
+"""
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+from torch import nn
+
+from analysis.defects import DEFECT_CLASSES, LINE_CLASSES
+from analysis.linestats import line_statistics, point_statistics
+from analysis.particles import ParticleSummary, detect_particles, particle_statistics
+from ml.inference import PatchEmbeddings, order_with_saliency, patch_embeddings, predict_defects
+
+#: Probability above which a segmented pixel belongs to a defect class.
+DEFECT_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
+class DefectClassResult:
+    """Statistics of one defect class; the probability map is kept for an overlay.
+
+    ``probability`` is (H, W) float32 in [0, 1]. Line classes fill the skeleton
+    fields, the point class the cluster fields; the others stay None.
+    """
+
+    defect_class: str
+    probability: np.ndarray
+    area_fraction: float
+    skeleton_length_nm: float | None = None
+    segment_count: int | None = None
+    branch_point_count: int | None = None
+    cluster_count: int | None = None
+    density_per_um2: float | None = None
+
+
+@dataclass
+class ImageAnalysis:
+    """Everything one analysis computed; absent models leave their parts None/empty.
+
+    Attributes:
+        order_score: classifier's S in (0, 1).
+        saliency: (H, W) float32 in [0, 1], |dS/dx| normalised.
+        defects: one entry per class in ``DEFECT_CLASSES`` order (empty without a segmenter).
+        particles_xy: (N, 2) float64 particle centres in px (None without a pixel size).
+        particle_diameters_nm: (N,) float64.
+        particle_summary: count, density, sizes, nearest neighbours, Clark–Evans R, Ripley's L.
+        embeddings: grid patch embeddings (None without an embedder).
+        timings_s: seconds per stage.
+    """
+
+    order_score: float | None = None
+    saliency: np.ndarray | None = None
+    defects: list[DefectClassResult] = field(default_factory=list)
+    particles_xy: np.ndarray | None = None
+    particle_diameters_nm: np.ndarray | None = None
+    particle_summary: ParticleSummary | None = None
+    embeddings: PatchEmbeddings | None = None
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def timed(self, stage: str) -> Iterator[None]:
+        """Add the wall time of the ``with`` block to ``timings_s[stage]``."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            elapsed = time.perf_counter() - start
+            self.timings_s[stage] = round(self.timings_s.get(stage, 0.0) + elapsed, 4)
+
+
+def analyse_pixels(
+    pixels: np.ndarray,
+    pixel_size_nm: float | None,
+    *,
+    classifier: nn.Module | None = None,
+    segmenter: nn.Module | None = None,
+    embedder: nn.Module | None = None,
+) -> ImageAnalysis:
+    """Analyse one image with the models given and the model-free statistics.
+
+    Args:
+        pixels: (H, W) uint8/uint16 SEM image (data bar already excluded by the reader).
+        pixel_size_nm: nm per pixel, or None if unknown.
+        classifier: an order classifier, or None to skip the order score.
+        segmenter: a defect segmenter, or None to skip defect statistics.
+        embedder: a patch embedder, or None to skip embeddings.
+    """
+    result = ImageAnalysis()
+    if classifier is not None:
+        with result.timed("classifier"):
+            result.order_score, result.saliency = order_with_saliency(
+                classifier, pixels, pixel_size_nm
+            )
+    if segmenter is not None:
+        with result.timed("segmenter"):
+            probabilities = predict_defects(segmenter, pixels, pixel_size_nm)
+        with result.timed("defect_statistics"):
+            result.defects = [
+                _defect_class(name, probabilities[index], pixel_size_nm)
+                for index, name in enumerate(DEFECT_CLASSES)
+            ]
+    if pixel_size_nm is not None:
+        with result.timed("particles"):
+            found = detect_particles(pixels, pixel_size_nm)
+            height, width = pixels.shape
+            result.particles_xy = found.positions_xy
+            result.particle_diameters_nm = found.diameters_nm
+            result.particle_summary = particle_statistics(found, width, height, pixel_size_nm)
+    if embedder is not None:
+        with result.timed("embedder"):
+            result.embeddings = patch_embeddings(embedder, pixels, pixel_size_nm)
+    return result
+
+
+def _defect_class(name: str, probability: np.ndarray, pixel_size_nm: float | None):
+    mask = probability > DEFECT_THRESHOLD
+    area_fraction = float(mask.mean())
+    if pixel_size_nm is None:
+        return DefectClassResult(name, probability, area_fraction)
+    if name in LINE_CLASSES:
+        lines = line_statistics(mask, pixel_size_nm)
+        return DefectClassResult(
+            name,
+            probability,
+            area_fraction,
+            skeleton_length_nm=lines.skeleton_length_nm,
+            segment_count=lines.segment_count,
+            branch_point_count=lines.branch_point_count,
+        )
+    points = point_statistics(mask, pixel_size_nm)
+    return DefectClassResult(
+        name,
+        probability,
+        area_fraction,
+        cluster_count=points.cluster_count,
+        density_per_um2=points.density_per_um2,
+    )

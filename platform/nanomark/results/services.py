@@ -1,0 +1,118 @@
+"""Queueing analyses: one run per image and set of active model versions, enqueued on commit.
+
+An image is analysed when it is stored, when a model version is activated
+(the lab's images are re-analysed in a batch) and when someone asks
+(``manage.py analyze``, a retry). Asking twice for the same image and models
+finds the existing run instead of adding one.
+"""
+
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.db import transaction
+from django_q.tasks import async_task
+
+from nanomark.imaging.models import SEMImage
+from nanomark.registry.choices import ModelTask
+from nanomark.registry.models import ModelVersion
+from nanomark.results.models import AnalysisBatch, AnalysisRun, models_key_of
+from nanomark.runs import RunStatus
+
+TASK = "nanomark.results.tasks.analyse_image"
+
+
+def active_versions(lab_id: int) -> dict[str, ModelVersion | None]:
+    """The lab's active classifier, segmenter and embedder (None where none is active)."""
+    active = {v.task: v for v in ModelVersion.objects.filter(lab_id=lab_id, is_active=True)}
+    return {
+        "classifier": active.get(ModelTask.ORDER_CLASSIFIER),
+        "segmenter": active.get(ModelTask.DEFECT_SEGMENTER),
+        "embedder": active.get(ModelTask.PATCH_EMBEDDER),
+    }
+
+
+def enqueue(run_pk: int, attempt: int = 1) -> None:
+    """Hand run ``run_pk`` to the workers (the model-work cluster when one is configured)."""
+    async_task(
+        TASK,
+        run_pk,
+        task_name=f"analyse-{run_pk}-try{attempt}",
+        cluster=settings.NANOMARK_GPU_CLUSTER,
+    )
+
+
+def queue_analyses(
+    images: Iterable[SEMImage],
+    *,
+    reason: str | None = None,
+    created_by=None,
+    enqueue_runs: bool = True,
+) -> list[AnalysisRun]:
+    """Create the missing runs of ``images`` with their labs' active models and queue them.
+
+    Images that already have a run with the same model versions are skipped,
+    whatever its status (a failed run is retried with :func:`retry_run`).
+    With a ``reason`` the runs of each lab form a batch whose progress can be
+    followed (``run.batch``).
+
+    Returns:
+        The runs created, in the order of ``images``.
+    """
+    by_lab: dict[int, list[SEMImage]] = {}
+    for image in images:
+        by_lab.setdefault(image.lab_id, []).append(image)
+    created = []
+    with transaction.atomic():
+        for lab_id, lab_images in by_lab.items():
+            versions = active_versions(lab_id)
+            key = models_key_of(
+                *(versions[role] for role in ("classifier", "segmenter", "embedder"))
+            )
+            done = set(
+                AnalysisRun.objects.filter(image__in=lab_images, models_key=key).values_list(
+                    "image_id", flat=True
+                )
+            )
+            todo = [image for image in lab_images if image.pk not in done]
+            if not todo:
+                continue
+            batch = None
+            if reason is not None:
+                batch = AnalysisBatch.objects.create(
+                    lab_id=lab_id, reason=reason[:200], created_by=created_by
+                )
+            runs = AnalysisRun.objects.bulk_create(
+                AnalysisRun(lab_id=lab_id, image=image, batch=batch, models_key=key, **versions)
+                for image in todo
+            )
+            created.extend(runs)
+        if enqueue_runs:
+            pks = [run.pk for run in created]
+            transaction.on_commit(lambda: [enqueue(pk) for pk in pks])
+    return created
+
+
+def retry_run(run: AnalysisRun) -> bool:
+    """Give a failed run fresh attempts and queue it; False if it was not failed."""
+    with transaction.atomic():
+        reset = AnalysisRun.objects.filter(pk=run.pk, status=RunStatus.FAILED).update(
+            status=RunStatus.QUEUED, attempts=0, error="", started_at=None, finished_at=None
+        )
+        if reset:
+            transaction.on_commit(lambda: enqueue(run.pk))
+    return bool(reset)
+
+
+def activate_version(version: ModelVersion, *, created_by=None, enqueue_runs: bool = True):
+    """Make ``version`` its lab's active one and queue the re-analysis of the lab's images.
+
+    Returns:
+        The runs queued (images already analysed with these models are skipped).
+    """
+    version.activate()
+    return queue_analyses(
+        SEMImage.objects.filter(lab_id=version.lab_id).order_by("pk"),
+        reason=f"activated {version.name}",
+        created_by=created_by,
+        enqueue_runs=enqueue_runs,
+    )

@@ -1,0 +1,1 @@
+"""Similar-material search: FAISS indexes of patch embeddings, and the queries over them."""

@@ -1,0 +1,265 @@
+"""Similar-material queries: by image region, by image, by sample; sample-to-sample distances.
+
+A query is a set of unit vectors from one embedder: the stored patch
+embeddings overlapping a region (weighted by overlap), all patches of an
+image, or all patches of a sample's images. The index returns the nearest
+patches by cosine similarity; the hits are restricted to the user's labs and
+the filters in the database (the source of truth, so vectors of deleted
+images drop out), deduplicated, and ranked as patches, images and samples.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+from django.db.models import Q, QuerySet
+
+from analysis.vectorindex import aggregate_hits, rank_samples
+from nanomark.imaging.models import SEMImage
+from nanomark.registry.models import ModelVersion
+from nanomark.results.models import AnalysisRun, PatchEmbedding
+from nanomark.runs import RunStatus
+from nanomark.samples.models import Sample, Synthesis
+from nanomark.search.index import decode_vectors, load_index
+
+#: Index hits fetched per result wanted, to leave room for filtering and duplicates.
+OVERSAMPLE = 10
+
+
+class NothingToSearch(ValueError):
+    """The image, region or sample has no embeddings to search with (a clear message)."""
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Optional restrictions on the material and synthesis conditions of the hits."""
+
+    material_id: int | None = None
+    material_kind: str = ""
+    synthesis_kind: str = ""
+    precursor: str = ""
+    temperature_c_min: float | None = None
+    temperature_c_max: float | None = None
+
+    def sample_condition(self, prefix: str = "") -> Q:
+        """The filters as a Q over samples, ``prefix`` leading from the queried model to Sample."""
+        synthesis = {
+            "kind": self.synthesis_kind or None,
+            "precursor__icontains": self.precursor or None,
+            "temperature_c__gte": self.temperature_c_min,
+            "temperature_c__lte": self.temperature_c_max,
+        }
+        synthesis = {key: value for key, value in synthesis.items() if value is not None}
+        condition = Q()
+        if self.material_id is not None:
+            condition &= Q(**{f"{prefix}material_id": self.material_id})
+        if self.material_kind:
+            condition &= Q(**{f"{prefix}material__kind": self.material_kind})
+        if synthesis:
+            matching = Synthesis.objects.filter(**synthesis)
+            condition &= Q(**{f"{prefix}pk__in": matching.values("sample_id")})
+        return condition
+
+
+@dataclass(frozen=True)
+class PatchHit:
+    """One similar patch: where it is and its cosine similarity to the query (−1..1)."""
+
+    embedding_id: int
+    image_id: int
+    sample_id: int
+    x_px: int
+    y_px: int
+    size_px: int
+    similarity: float
+
+
+@dataclass(frozen=True)
+class RankedGroup:
+    """An image or sample ranked by its best patch's similarity."""
+
+    key: int
+    similarity: float
+    best_patch: PatchHit
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Ranked patches, and the same hits aggregated to images and samples."""
+
+    embedder: ModelVersion
+    patches: list[PatchHit]
+    images: list[RankedGroup]
+    samples: list[RankedGroup]
+
+
+def current_runs(embedder: ModelVersion, images: QuerySet | None = None) -> dict[int, int]:
+    """image id → the latest succeeded run with ``embedder`` (optionally among ``images``)."""
+    runs = AnalysisRun.objects.filter(embedder=embedder, status=RunStatus.SUCCEEDED)
+    if images is not None:
+        runs = runs.filter(image__in=images)
+    latest: dict[int, int] = {}
+    for image_id, run_id in runs.order_by("image_id", "-finished_at", "-pk").values_list(
+        "image_id", "pk"
+    ):
+        latest.setdefault(image_id, run_id)
+    return latest
+
+
+def embedder_of(image: SEMImage) -> ModelVersion:
+    """The embedder of the image's latest succeeded run that computed embeddings."""
+    run = (
+        AnalysisRun.objects.filter(image=image, status=RunStatus.SUCCEEDED, embedder__isnull=False)
+        .select_related("embedder")
+        .order_by("-finished_at", "-pk")
+        .first()
+    )
+    if run is None:
+        raise NothingToSearch(
+            f"{image} has no analysis with patch embeddings yet (is an embedder active?)"
+        )
+    return run.embedder
+
+
+def _embeddings(embedder: ModelVersion, images: QuerySet) -> QuerySet:
+    return PatchEmbedding.objects.filter(run_id__in=current_runs(embedder, images).values())
+
+
+def region_query(
+    image: SEMImage, x_px: int, y_px: int, width_px: int, height_px: int
+) -> tuple[ModelVersion, np.ndarray]:
+    """The query vector of a rectangle of ``image`` (original pixels), (1, d) float32.
+
+    The mean of the patch vectors overlapping the rectangle, weighted by the
+    overlapping area, re-normalised to unit length.
+    """
+    if width_px <= 0 or height_px <= 0 or x_px < 0 or y_px < 0:
+        raise NothingToSearch("the region needs a non-negative corner and a positive size")
+    embedder = embedder_of(image)
+    rows = list(
+        _embeddings(embedder, SEMImage.objects.filter(pk=image.pk)).values_list(
+            "x_px", "y_px", "size_px", "vector"
+        )
+    )
+    weights = np.array(
+        [
+            max(0, min(x + size, x_px + width_px) - max(x, x_px))
+            * max(0, min(y + size, y_px + height_px) - max(y, y_px))
+            for x, y, size, _ in rows
+        ],
+        dtype=np.float64,
+    )
+    if not rows or weights.sum() == 0:
+        raise NothingToSearch("no embedded patch overlaps that region of the image")
+    vectors = decode_vectors([bytes(row[3]) for row in rows])
+    mean = (weights[:, None] * vectors).sum(axis=0)
+    return embedder, (mean / np.linalg.norm(mean)).astype(np.float32)[None, :]
+
+
+def image_query(image: SEMImage) -> tuple[ModelVersion, np.ndarray]:
+    """All patch vectors of ``image``'s current embeddings, (n, d) float32."""
+    embedder = embedder_of(image)
+    return embedder, _vectors(_embeddings(embedder, SEMImage.objects.filter(pk=image.pk)))
+
+
+def sample_query(sample: Sample) -> tuple[ModelVersion, np.ndarray]:
+    """All patch vectors of the sample's images (with its latest image's embedder), (n, d)."""
+    images = SEMImage.objects.filter(sample=sample)
+    run = (
+        AnalysisRun.objects.filter(
+            image__in=images, status=RunStatus.SUCCEEDED, embedder__isnull=False
+        )
+        .select_related("embedder")
+        .order_by("-finished_at", "-pk")
+        .first()
+    )
+    if run is None:
+        raise NothingToSearch(f"no image of sample {sample.code} has patch embeddings yet")
+    return run.embedder, _vectors(_embeddings(run.embedder, images))
+
+
+def _vectors(embeddings: QuerySet) -> np.ndarray:
+    blobs = [bytes(blob) for blob in embeddings.order_by("pk").values_list("vector", flat=True)]
+    if not blobs:
+        raise NothingToSearch("no patch embeddings to search with")
+    return decode_vectors(blobs)
+
+
+def search_similar(
+    user,
+    embedder: ModelVersion,
+    queries: np.ndarray,
+    *,
+    k: int = 20,
+    exclude_image_ids: Iterable[int] = (),
+    filters: SearchFilters | None = None,
+) -> SearchResult:
+    """The ``k`` patches most like ``queries`` in the user's labs, ranked, and their groups.
+
+    Args:
+        user: the asking user; only patches of their labs are returned.
+        embedder: the version that made ``queries`` (its index is searched).
+        queries: (n, d) float32 unit vectors; a hit's similarity is its best over them.
+        k: patches wanted (images and samples are ranked from those hits).
+        exclude_image_ids: images left out (e.g. the query's own).
+        filters: material and synthesis restrictions.
+    """
+    index = load_index(embedder)
+    empty = SearchResult(embedder, [], [], [])
+    if index is None or len(index) == 0:
+        return empty
+    scores, ids = index.search(queries, min(len(index), k * OVERSAMPLE))
+    best: dict[int, float] = {}
+    for score, hit in zip(scores.ravel(), ids.ravel(), strict=True):
+        if hit >= 0 and score > best.get(int(hit), -np.inf):
+            best[int(hit)] = float(score)
+    allowed = PatchEmbedding.objects.restrict(user).filter(pk__in=list(best))
+    allowed = allowed.exclude(run__image_id__in=list(exclude_image_ids))
+    if filters is not None:
+        allowed = allowed.filter(filters.sample_condition("run__image__sample__"))
+    hits, seen = [], set()
+    rows = allowed.values_list(
+        "pk", "run__image_id", "run__image__sample_id", "x_px", "y_px", "size_px"
+    )
+    for pk, image_id, sample_id, x, y, size in sorted(rows, key=lambda row: -best[row[0]]):
+        if (image_id, x, y, size) in seen:
+            continue  # the same patch embedded by an older run with this embedder
+        seen.add((image_id, x, y, size))
+        hits.append(PatchHit(pk, image_id, sample_id, x, y, size, best[pk]))
+    patches = hits[:k]
+    by_id = {hit.embedding_id: hit for hit in patches}
+    ids_ranked = np.array([hit.embedding_id for hit in patches], dtype=np.int64)
+    similarities = np.array([hit.similarity for hit in patches], dtype=np.float32)
+
+    def grouped(key) -> list[RankedGroup]:
+        groups = aggregate_hits(ids_ranked, similarities, {h.embedding_id: key(h) for h in patches})
+        return [RankedGroup(group, score, by_id[patch]) for group, score, patch in groups]
+
+    return SearchResult(
+        embedder,
+        patches,
+        grouped(lambda hit: hit.image_id),
+        grouped(lambda hit: hit.sample_id),
+    )
+
+
+def similar_samples(
+    user, sample: Sample, *, limit: int = 10, filters: SearchFilters | None = None
+) -> list[tuple[Sample, float]]:
+    """Samples in the user's labs ranked by the distance of their embedding distributions.
+
+    Only samples embedded by the same embedder as ``sample`` can be compared.
+    """
+    embedder, query = sample_query(sample)
+    others = Sample.objects.restrict(user).exclude(pk=sample.pk)
+    if filters is not None:
+        others = others.filter(filters.sample_condition())
+    runs = current_runs(embedder, SEMImage.objects.filter(sample__in=others))
+    vectors: dict[int, list[bytes]] = {}
+    for sample_id, blob in PatchEmbedding.objects.filter(run_id__in=runs.values()).values_list(
+        "run__image__sample_id", "vector"
+    ):
+        vectors.setdefault(sample_id, []).append(bytes(blob))
+    ranked = rank_samples(query, {pk: decode_vectors(blobs) for pk, blobs in vectors.items()})
+    found = Sample.objects.in_bulk([pk for pk, _ in ranked[:limit]])
+    return [(found[pk], distance) for pk, distance in ranked[:limit]]
