@@ -5,13 +5,19 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from nanomark.accounts.labcontext import switch_lab
 from nanomark.vendor import plotly_js
 
 urlpatterns = [
     path("", include("nanomark.samples.urls")),
     path("images/", include("nanomark.imaging.urls")),
     path("computations/", include("nanomark.computations.urls")),
+    path("analysis/", include("nanomark.results.urls")),
+    path("search/", include("nanomark.search.urls")),
+    path("models/", include("nanomark.registry.urls")),
+    path("exports/", include("nanomark.exports.urls")),
     path(f"vendor/plotly-{plotly.__version__}.min.js", plotly_js, name="plotly-js"),
+    path("lab/", switch_lab, name="switch-lab"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -26,6 +26,11 @@ from ml.inference import PatchEmbeddings, order_with_saliency, patch_embeddings,
 #: Probability above which a segmented pixel belongs to a defect class.
 DEFECT_THRESHOLD = 0.5
 
+#: Largest segmenter tile side at the model's scale, px: a 1280 x 890 image at
+#: 1 nm/px (2133 x 1483 px at 0.6 nm/px) goes in one pass; an FPN + SE-ResNet50
+#: pass at that size needs a few GB (bf16 on a GPU, float32 on the CPU).
+SEGMENTER_TILE_PX = 2304
+
 
 @dataclass(frozen=True)
 class DefectClassResult:
@@ -105,7 +110,9 @@ def analyse_pixels(
             )
     if segmenter is not None:
         with result.timed("segmenter"):
-            probabilities = predict_defects(segmenter, pixels, pixel_size_nm)
+            probabilities = predict_defects(
+                segmenter, pixels, pixel_size_nm, tile_size=SEGMENTER_TILE_PX
+            )
         with result.timed("defect_statistics"):
             result.defects = [
                 _defect_class(name, probabilities[index], pixel_size_nm)

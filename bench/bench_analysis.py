@@ -1,0 +1,151 @@
+"""Per-image analysis time (the worker's whole task) vs the bare network passes it needs.
+
+Run: ``python bench/bench_analysis.py`` (about 3-5 min on 2 cores). It sets up
+a throwaway NanoMark (SQLite and media in a temporary folder), stores a
+ResNet34 order classifier, an FPN + SE-ResNet50 defect segmenter and the
+classifier's patch embedder as the lab's active versions (untrained: the time
+does not depend on the weights), ingests one synthetic 1280 x 890 SEM image
+at its simulated pixel size, and times
+
+* the task ``nanomark.results.tasks.analyse_image``: reading the file,
+  resampling, score + saliency, segmentation, defect and particle
+  statistics, patch embeddings, PNG overlays, database rows, index update;
+* the bare passes that work needs, on the same prepared tensors: the
+  classifier's forward + backward (the saliency gradient), one segmenter
+  forward, one embedder forward over the batch of patches.
+
+Both are the median of ``--repeats`` alternated runs after a warm-up (which
+also loads the models into the worker's cache). Between task runs the
+results are deleted and the run re-queued. Goal: ratio <= 1.25.
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "platform")]
+
+
+def setup_django(folder: Path) -> None:
+    """Configure a throwaway NanoMark in ``folder`` and create its tables."""
+    os.environ.pop("DATABASE_URL", None)
+    os.environ["NANOMARK_VAR_DIR"] = str(folder)
+    os.environ.setdefault("NANOMARK_LOG_LEVEL", "WARNING")
+    os.environ["DJANGO_SETTINGS_MODULE"] = "nanomark.settings"
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs of each (3)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        setup_django(Path(folder))
+        run(args.repeats, args.threads)
+
+
+def run(repeats: int, threads: int | None) -> None:
+    import numpy as np
+    import torch
+
+    from analysis.preview import encode_png
+    from bench.bench_inference import paired_times
+    from ml.data import prepare_image, to_tensor
+    from ml.embedder import DEFAULT_PATCH_SIZE_PX, PatchEmbedder
+    from ml.registry import create_model
+    from ml.segmenters import INPUT_MULTIPLE
+    from nanomark.accounts.models import Lab
+    from nanomark.imaging.services import ingest_sem_image
+    from nanomark.registry.training import store_model
+    from nanomark.results.models import (
+        AnalysisRun,
+        DefectStatistic,
+        OrderScore,
+        ParticleStatistics,
+        PatchEmbedding,
+    )
+    from nanomark.results.tasks import analyse_image
+    from nanomark.runs import RunStatus
+    from nanomark.samples.models import Material, Sample
+    from simulation.dataset import synthesize_image
+
+    if threads:
+        torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    lab = Lab.objects.create(name="Bench", slug="bench")
+    sample = Sample.objects.create(
+        lab=lab, code="B1", material=Material.objects.create(lab=lab, name="Graphite")
+    )
+    classifier = create_model("order_classifier", "resnet34").eval()
+    segmenter = create_model("defect_segmenter", "fpn", "se_resnet50").eval()
+    embedder = PatchEmbedder.from_classifier(classifier).eval()
+    for name, model in [("cls", classifier), ("seg", segmenter), ("emb", embedder)]:
+        store_model(model, lab_id=lab.pk, name=name, metadata={}, metrics={}).activate()
+
+    synthetic = synthesize_image(0, ordered=True)
+    pixels, pixel_size = synthetic.image, synthetic.pixel_size_nm
+    image = ingest_sem_image(
+        sample=sample, data=encode_png(pixels), filename="bench.png", pixel_size_nm=pixel_size
+    ).image
+    run = AnalysisRun.objects.get(image=image)
+
+    def task() -> None:
+        for table in (OrderScore, DefectStatistic, ParticleStatistics, PatchEmbedding):
+            table.objects.filter(run=run).delete()
+        AnalysisRun.objects.filter(pk=run.pk).update(
+            status=RunStatus.QUEUED, attempts=0, indexed_at=None
+        )
+        analyse_image(run.pk)
+
+    cls_unit = prepare_image(pixels, pixel_size, classifier.target_nm_per_px)
+    seg_unit = prepare_image(pixels, pixel_size, segmenter.target_nm_per_px)
+    seg_unit = np.pad(
+        seg_unit,
+        ((0, -seg_unit.shape[0] % INPUT_MULTIPLE), (0, -seg_unit.shape[1] % INPUT_MULTIPLE)),
+        mode="reflect",
+    )
+    emb_unit = prepare_image(pixels, pixel_size, embedder.target_nm_per_px)
+    side = DEFAULT_PATCH_SIZE_PX
+    patches = np.stack(
+        [
+            emb_unit[y : y + side, x : x + side]
+            for y in range(0, emb_unit.shape[0] - side + 1, side)
+            for x in range(0, emb_unit.shape[1] - side + 1, side)
+        ]
+    )
+    cls_x, seg_x, emb_x = to_tensor(cls_unit), to_tensor(seg_unit), to_tensor(patches)
+
+    def bare() -> None:
+        x = cls_x.clone().requires_grad_(True)
+        torch.autograd.grad(torch.sigmoid(classifier(x)).sum(), x)
+        with torch.inference_mode():
+            segmenter(seg_x)
+            embedder(emb_x)
+
+    t_bare, t_task = paired_times(bare, task, repeats)
+    run.refresh_from_db()
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    print(
+        f"CPU, {torch.get_num_threads()} torch threads; one {pixels.shape[1]} x "
+        f"{pixels.shape[0]} px image at {pixel_size:.3f} nm/px; median of {repeats} "
+        "alternated runs after a warm-up"
+    )
+    print(
+        f"bare passes: classifier fwd+bwd {tuple(cls_x.shape[2:])}, segmenter fwd "
+        f"{tuple(seg_x.shape[2:])}, embedder fwd {len(patches)} x {side}²"
+    )
+    print("task stages (last run): " + ", ".join(f"{k} {v:.2f}s" for k, v in run.timings_s.items()))
+    print(f"{'analysis task':>14} {'bare passes':>12} {'ratio':>6}")
+    print(f"{t_task:13.2f}s {t_bare:11.2f}s {t_task / t_bare:5.2f}x  (goal <= 1.25x)")
+
+
+if __name__ == "__main__":
+    main()

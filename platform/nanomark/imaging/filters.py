@@ -1,0 +1,30 @@
+"""Filters of image lists, shared by the web UI and the REST API (django-filter)."""
+
+import django_filters
+
+from nanomark.imaging.choices import OrderClass
+from nanomark.imaging.models import SEMImage
+from nanomark.runs import RunStatus
+
+
+class SEMImageFilter(django_filters.FilterSet):
+    """Sample, lab, file name, pixel size, dates, order label and analysis status."""
+
+    lab = django_filters.CharFilter(field_name="lab__slug", label="Lab (slug)")
+    sample = django_filters.NumberFilter(field_name="sample_id")
+    sample_code = django_filters.CharFilter(field_name="sample__code")
+    filename = django_filters.CharFilter(field_name="original_filename", lookup_expr="icontains")
+    # Query parameters pixel_size_nm_min and pixel_size_nm_max.
+    pixel_size_nm = django_filters.RangeFilter()
+    uploaded_after = django_filters.DateFilter(field_name="uploaded_at", lookup_expr="date__gte")
+    uploaded_before = django_filters.DateFilter(field_name="uploaded_at", lookup_expr="date__lte")
+    label = django_filters.ChoiceFilter(
+        field_name="order_labels__label", choices=OrderClass.choices, distinct=True
+    )
+    analysis_status = django_filters.ChoiceFilter(
+        field_name="analysis_runs__status", choices=RunStatus.choices, distinct=True
+    )
+
+    class Meta:
+        model = SEMImage
+        fields = []

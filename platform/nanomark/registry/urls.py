@@ -1,0 +1,3 @@
+"""Web pages of the registry app."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Web pages of the results app."""
+
+urlpatterns: list = []

@@ -1,0 +1,87 @@
+"""The lab switcher, write permissions, and the sample filters shared by UI and API."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from nanomark.accounts.choices import Role
+from nanomark.accounts.labcontext import SESSION_KEY, can_write
+from nanomark.accounts.models import Membership
+from nanomark.registry.choices import ModelTask
+from nanomark.registry.models import ModelVersion
+from nanomark.results.models import AnalysisRun, OrderScore
+from nanomark.runs import RunStatus
+from nanomark.samples.filters import SampleFilter
+from nanomark.samples.models import Sample, Synthesis
+
+pytestmark = pytest.mark.django_db
+
+
+def test_switching_lab_only_to_ones_own_labs(client, labs):
+    Membership.objects.create(user=labs["alice"], lab=labs["b"], role=Role.VIEWER)
+    client.force_login(labs["alice"])
+    response = client.post("/lab/", {"lab": "lab-b", "next": "/samples/1/"})
+    assert response.status_code == 302
+    assert response["Location"] == "/samples/1/"
+    assert client.session[SESSION_KEY] == labs["b"].pk
+    client.force_login(labs["bob"])
+    client.post("/lab/", {"lab": "lab-a"})
+    assert SESSION_KEY not in client.session  # not bob's lab: nothing changes
+
+
+def test_the_switcher_redirect_stays_on_this_site(client, labs):
+    client.force_login(labs["alice"])
+    response = client.post("/lab/", {"lab": "lab-a", "next": "https://evil.example/"})
+    assert response["Location"] == "/"
+
+
+def test_viewers_read_and_members_write(labs):
+    assert can_write(labs["alice"], labs["a"].pk)
+    assert not can_write(labs["charlie"], labs["a"].pk)
+    assert not can_write(labs["alice"], labs["b"].pk)
+
+
+def test_sample_filter_by_synthesis_and_current_order_score(labs):
+    from nanomark.imaging.models import SEMImage
+
+    sample_a = labs["sample_a"]
+    other = Sample.objects.create(lab=labs["a"], code="S2", material=sample_a.material)
+    Synthesis.objects.create(sample=sample_a, precursor="Pd2dba3", temperature_c=80)
+    Synthesis.objects.create(sample=other, precursor="Pd(OAc)2", temperature_c=25)
+    for sample, scores in [(sample_a, [0.9, 0.2]), (other, [0.4])]:
+        image = SEMImage.objects.create(
+            lab=sample.lab,
+            sample=sample,
+            original_filename="x.png",
+            sha256=sample.code.ljust(64, "0"),
+            format="png",
+            size_bytes=1,
+            width_px=1,
+            height_px=1,
+            bit_depth=8,
+            channels=1,
+        )
+        # Successive runs with newer classifiers: only the most recent one counts.
+        for day, score in enumerate(scores, start=1):
+            classifier = ModelVersion.objects.create(
+                lab=sample.lab, task=ModelTask.ORDER_CLASSIFIER, name=f"{sample.code}-{day}"
+            )
+            run = AnalysisRun.objects.create(
+                lab=sample.lab,
+                image=image,
+                classifier=classifier,
+                status=RunStatus.SUCCEEDED,
+                finished_at=datetime(2026, 1, day, tzinfo=UTC),
+            )
+            OrderScore.objects.create(run=run, score=score)
+    samples = Sample.objects.filter(lab=labs["a"])
+
+    def codes(**params):
+        return sorted(s.code for s in SampleFilter(params, queryset=samples).qs)
+
+    assert codes(precursor="dba") == ["S1"]
+    assert codes(temperature_min=50) == ["S1"]
+    # S1's current score is 0.2 (the 0.9 run is older); S2's is 0.4.
+    assert codes(order_score_min=0.8) == []
+    assert codes(order_score_min=0.3, order_score_max=0.5) == ["S2"]
+    assert codes(order_score_max=0.3) == ["S1"]
