@@ -72,6 +72,7 @@ def run(repeats: int, threads: int | None) -> None:
         ParticleStatistics,
         PatchEmbedding,
     )
+    from nanomark.results.compute import EMBEDDING_STRIDE_PX
     from nanomark.results.tasks import analyse_image
     from nanomark.runs import RunStatus
     from nanomark.samples.models import Material, Sample
@@ -117,8 +118,8 @@ def run(repeats: int, threads: int | None) -> None:
     patches = np.stack(
         [
             emb_unit[y : y + side, x : x + side]
-            for y in range(0, emb_unit.shape[0] - side + 1, side)
-            for x in range(0, emb_unit.shape[1] - side + 1, side)
+            for y in range(0, emb_unit.shape[0] - side + 1, EMBEDDING_STRIDE_PX)
+            for x in range(0, emb_unit.shape[1] - side + 1, EMBEDDING_STRIDE_PX)
         ]
     )
     cls_x, seg_x, emb_x = to_tensor(cls_unit), to_tensor(seg_unit), to_tensor(patches)

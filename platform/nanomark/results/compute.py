@@ -21,10 +21,15 @@ from torch import nn
 from analysis.defects import DEFECT_CLASSES, LINE_CLASSES
 from analysis.linestats import line_statistics, point_statistics
 from analysis.particles import ParticleSummary, detect_particles, particle_statistics
+from ml.embedder import DEFAULT_PATCH_SIZE_PX
 from ml.inference import PatchEmbeddings, order_with_saliency, patch_embeddings, predict_defects
 
 #: Probability above which a segmented pixel belongs to a defect class.
 DEFECT_THRESHOLD = 0.5
+
+#: Step of the patch-embedding grid at the embedder's scale, px: half a patch, so
+#: that a region searched for is covered by patches centred near it.
+EMBEDDING_STRIDE_PX = DEFAULT_PATCH_SIZE_PX // 2
 
 #: Largest segmenter tile side at the model's scale, px: a 1280 x 890 image at
 #: 1 nm/px (2133 x 1483 px at 0.6 nm/px) goes in one pass; an FPN + SE-ResNet50
@@ -127,7 +132,9 @@ def analyse_pixels(
             result.particle_summary = particle_statistics(found, width, height, pixel_size_nm)
     if embedder is not None:
         with result.timed("embedder"):
-            result.embeddings = patch_embeddings(embedder, pixels, pixel_size_nm)
+            result.embeddings = patch_embeddings(
+                embedder, pixels, pixel_size_nm, stride_px=EMBEDDING_STRIDE_PX
+            )
     return result
 
 
