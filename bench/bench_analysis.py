@@ -65,6 +65,7 @@ def run(repeats: int, threads: int | None) -> None:
     from nanomark.accounts.models import Lab
     from nanomark.imaging.services import ingest_sem_image
     from nanomark.registry.training import store_model
+    from nanomark.results.compute import EMBEDDING_STRIDE_PX
     from nanomark.results.models import (
         AnalysisRun,
         DefectStatistic,
@@ -72,7 +73,6 @@ def run(repeats: int, threads: int | None) -> None:
         ParticleStatistics,
         PatchEmbedding,
     )
-    from nanomark.results.compute import EMBEDDING_STRIDE_PX
     from nanomark.results.tasks import analyse_image
     from nanomark.runs import RunStatus
     from nanomark.samples.models import Material, Sample
