@@ -57,7 +57,7 @@ def run(repeats: int, threads: int | None) -> None:
     import torch
 
     from analysis.preview import encode_png
-    from bench.bench_inference import paired_times
+    from bench.timing import paired_times
     from ml.data import prepare_image, to_tensor
     from ml.embedder import DEFAULT_PATCH_SIZE_PX, PatchEmbedder
     from ml.registry import create_model

@@ -19,9 +19,7 @@ ResNet34 about 1.1 s and FPN-SE-ResNet50 about 3.9 s per image on 2 cores.
 """
 
 import argparse
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,6 +28,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.timing import paired_times
 from ml.data import prepare_image, to_tensor
 from ml.embedder import DEFAULT_PATCH_SIZE_PX
 from ml.inference import patch_embeddings, predict_defects, predict_order
@@ -37,23 +36,6 @@ from ml.registry import create_model
 from simulation.dataset import synthesize_image
 
 SHAPE = (890, 1280)
-
-
-def paired_times(
-    first: Callable[[], object], second: Callable[[], object], repeats: int
-) -> tuple[float, float]:
-    """Median wall times of two calls, alternated so that both see the same machine load.
-
-    One warm-up call of each comes first; seconds.
-    """
-    first(), second()
-    times: tuple[list[float], list[float]] = ([], [])
-    for _ in range(repeats):
-        for function, bucket in ((first, times[0]), (second, times[1])):
-            start = time.perf_counter()
-            function()
-            bucket.append(time.perf_counter() - start)
-    return statistics.median(times[0]), statistics.median(times[1])
 
 
 def bare(model: torch.nn.Module, x: torch.Tensor) -> Callable[[], object]:
