@@ -7,6 +7,7 @@ DEBUG off, the CPU, and a secret key generated once into ``var/secret_key``.
 documented in ``docker/.env.example``.
 """
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -31,6 +32,11 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_q",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "nanomark.accounts",
     "nanomark.samples",
     "nanomark.imaging",
@@ -39,6 +45,7 @@ INSTALLED_APPS = [
     "nanomark.search",
     "nanomark.computations",
     "nanomark.exports",
+    "nanomark.api",
 ]
 
 MIDDLEWARE = [
@@ -89,8 +96,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "timeout": 30,
         }
     )
-    # A file, not memory: tests start real worker processes against it.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-nanomark.sqlite3")}
+    # A file, not memory: tests start real worker processes against it (and are told
+    # its name); one per test process, so that parallel test runs do not collide.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-nanomark-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -170,6 +178,48 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+
+# --- REST API (Django REST Framework) -------------------------------------------
+REST_FRAMEWORK = {
+    # Token first: an anonymous API client gets 401 with a WWW-Authenticate header.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "nanomark.api.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "NanoMark API",
+    "VERSION": "1.0.0",
+    "DESCRIPTION": (
+        "Samples, SEM images, annotations, analyses, model versions, computations, "
+        "similar-material search and exports of the labs you belong to. "
+        "Authenticate with a token (POST /api/auth/token/, then the header "
+        "`Authorization: Token <key>`) or the web session."
+    ),
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Separate request and response components, so uploads are described as multipart files.
+    "COMPONENT_SPLIT_REQUEST": True,
+    # One schema name per choice set (fields of different models share "kind" and "task").
+    "ENUM_NAME_OVERRIDES": {
+        "MaterialKindEnum": "nanomark.samples.choices.MaterialKind",
+        "SynthesisKindEnum": "nanomark.samples.choices.SynthesisKind",
+        "ModelTaskEnum": "nanomark.registry.choices.ModelTask",
+        "XtbTaskEnum": "nanomark.computations.choices.XtbTaskKind",
+    },
+    # Swagger UI and ReDoc from drf-spectacular-sidecar's static files, never a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
 
 # --- security -------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

@@ -14,6 +14,12 @@ def _media_root(settings, tmp_path):
     return settings.MEDIA_ROOT
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Hashing fixture users' passwords with PBKDF2 would dominate the tests' time."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def labs(db, django_user_model):
     """Two labs and three users: alice (member, A), bob (member, B), charlie (viewer, A)."""

@@ -9,6 +9,7 @@ from django.core.management import CommandError, call_command
 from nanomark.accounts.models import Lab
 from nanomark.computations.models import MonteCarloRun
 from nanomark.imaging.models import DefectMask, OrderLabel, SEMImage
+from nanomark.results.models import AnalysisRun
 from nanomark.runs import RunStatus
 from simulation.dataset import write_dataset
 
@@ -56,7 +57,9 @@ def test_the_demo_prints_a_fresh_working_password_each_run(client, settings, tmp
     passwords = []
     for _ in range(2):
         out = io.StringIO()
-        call_command("load_demo", "--images", "3", "--monte-carlo-runs", "1", stdout=out)
+        call_command(
+            "load_demo", "--images", "3", "--monte-carlo-runs", "1", "--no-training", stdout=out
+        )
         passwords.append(out.getvalue().split("password: ")[1].split()[0])
     assert passwords[0] != passwords[1]
     assert not client.login(username="demo", password=passwords[0])
@@ -64,4 +67,7 @@ def test_the_demo_prints_a_fresh_working_password_each_run(client, settings, tmp
     lab = Lab.objects.get(slug="demo")
     assert SEMImage.objects.filter(lab=lab).count() == 3
     assert MonteCarloRun.objects.get(lab=lab).status == RunStatus.SUCCEEDED
+    # Without models, the analysis is the model-free part (particles).
+    runs = AnalysisRun.objects.filter(lab=lab)
+    assert [run.status for run in runs] == [RunStatus.SUCCEEDED] * 3
     assert client.get("/").status_code == 200

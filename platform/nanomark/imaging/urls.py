@@ -1,12 +1,19 @@
+"""Web routes of the imaging app (mounted at ``images/``)."""
+
 from django.urls import path
 
 from nanomark.imaging import views
 
 urlpatterns = [
-    path("<int:pk>/", views.ImageDetailView.as_view(), name="image-detail"),
+    path("<int:pk>/", views.image_detail, name="image-detail"),
+    path("<int:pk>/label/", views.image_label, name="image-label"),
+    path("<int:pk>/masks/", views.image_mask_upload, name="image-mask-upload"),
     path("<int:pk>/preview.png", views.image_file, {"field": "preview"}, name="image-preview"),
     path(
         "<int:pk>/thumbnail.png", views.image_file, {"field": "thumbnail"}, name="image-thumbnail"
     ),
     path("<int:pk>/original", views.image_file, {"field": "original"}, name="image-original"),
+    path("masks/<int:pk>/<str:layer>.png", views.mask_layer, name="defect-mask-layer"),
+    path("upload/<int:sample_pk>/", views.image_upload, name="image-upload"),
+    path("upload/review/<str:token>/", views.image_upload_review, name="image-upload-review"),
 ]

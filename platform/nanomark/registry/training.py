@@ -8,6 +8,7 @@ embedder version, since the embedder is the classifier's trunk.
 """
 
 import json
+import math
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -267,6 +268,17 @@ def store_model(
         weights=stored,
         weights_sha256=sha256,
         input_pixel_size_nm=getattr(model, "target_nm_per_px", None),
-        metrics=metrics,
+        metrics=_json_safe(metrics),
         created_by=created_by,
     )
+
+
+def _json_safe(value):
+    """``value`` with NaN and infinities (e.g. ROC AUC of a one-class fold) as None: valid JSON."""
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -1,8 +1,11 @@
-"""Which analysis of an image counts: its *current* one, the most recent that succeeded.
+"""Which analysis of an image counts: its *current* one, the latest requested that succeeded.
 
-Older runs, and runs with other model versions, stay stored (a prediction
-always names its models) but lists, filters, plots and exports read the
-current run only.
+Latest requested means the highest primary key (runs are created when asked
+for, with the models active then), not the latest to finish: a run queued
+before a model activation that finishes after the re-analysis must not
+become current. Older runs, and runs with other model versions, stay stored
+(a prediction always names its models) but lists, filters, plots and exports
+read the current run only.
 """
 
 from django.db.models import F, QuerySet, Window
@@ -15,10 +18,8 @@ from nanomark.runs import RunStatus
 def current_analysis_runs(runs: QuerySet | None = None) -> QuerySet:
     """Each image's current analysis among ``runs`` (default: all runs).
 
-    Most recent means the latest ``finished_at`` (a run without one counts as
-    the oldest), ties broken by the larger primary key. ``runs`` must not be
-    filtered by run fields other than status (that would change which run is
-    the latest); filters on the image or sample are fine.
+    ``runs`` must not be filtered by run fields other than status (that would
+    change which run is the latest); filters on the image or sample are fine.
     """
     runs = AnalysisRun.objects.all() if runs is None else runs
     return (
@@ -27,7 +28,7 @@ def current_analysis_runs(runs: QuerySet | None = None) -> QuerySet:
             recency=Window(
                 RowNumber(),
                 partition_by=F("image_id"),
-                order_by=[F("finished_at").desc(nulls_last=True), F("pk").desc()],
+                order_by=F("pk").desc(),
             )
         )
         .filter(recency=1)

@@ -94,14 +94,12 @@ class SearchResult:
 
 
 def current_runs(embedder: ModelVersion, images: QuerySet | None = None) -> dict[int, int]:
-    """image id → the latest succeeded run with ``embedder`` (optionally among ``images``)."""
+    """image id → its latest requested succeeded run with ``embedder`` (among ``images``)."""
     runs = AnalysisRun.objects.filter(embedder=embedder, status=RunStatus.SUCCEEDED)
     if images is not None:
         runs = runs.filter(image__in=images)
     latest: dict[int, int] = {}
-    for image_id, run_id in runs.order_by("image_id", "-finished_at", "-pk").values_list(
-        "image_id", "pk"
-    ):
+    for image_id, run_id in runs.order_by("image_id", "-pk").values_list("image_id", "pk"):
         latest.setdefault(image_id, run_id)
     return latest
 
@@ -111,7 +109,7 @@ def embedder_of(image: SEMImage) -> ModelVersion:
     run = (
         AnalysisRun.objects.filter(image=image, status=RunStatus.SUCCEEDED, embedder__isnull=False)
         .select_related("embedder")
-        .order_by("-finished_at", "-pk")
+        .order_by("-pk")
         .first()
     )
     if run is None:
@@ -170,7 +168,7 @@ def sample_query(sample: Sample) -> tuple[ModelVersion, np.ndarray]:
             image__in=images, status=RunStatus.SUCCEEDED, embedder__isnull=False
         )
         .select_related("embedder")
-        .order_by("-finished_at", "-pk")
+        .order_by("-pk")
         .first()
     )
     if run is None:

@@ -2,9 +2,15 @@
 
 Creates the lab "Demo lab" and the user ``demo`` with a password generated
 for this run (printed once; earlier ones stop working), generates a synthetic
-data set under ``var/demo/`` unless it is there already, loads it, and runs
-Monte Carlo depositions on the first defect masks so the computations pages
-have results. Later runs reuse everything and take seconds.
+data set under ``var/demo/`` unless it is there already, loads it, trains a
+quick order classifier (with its patch embedder) and defect segmenter if the
+lab has none active, analyses the images, and runs Monte Carlo depositions on
+the first defect masks so the computations pages have results. Later runs
+reuse everything and take seconds.
+
+The demo models are trained for a few epochs on the CPU so that a first run
+stays within minutes: they show the pipeline, not the paper's accuracy
+(``manage.py train_classifier`` / ``train_segmenter`` train properly).
 """
 
 import secrets
@@ -19,14 +25,28 @@ from nanomark.computations.models import MonteCarloRun
 from nanomark.computations.services import create_monte_carlo_run
 from nanomark.computations.tasks import run_monte_carlo
 from nanomark.imaging.choices import AnnotationSource
-from nanomark.imaging.models import DefectMask
+from nanomark.imaging.models import DefectMask, SEMImage
 from nanomark.imaging.synthetic import load_synthetic_dataset
+from nanomark.registry.choices import ModelTask
+from nanomark.registry.models import ModelVersion, TrainingRun
+from nanomark.registry.tasks import train_model
+from nanomark.registry.training import TrainingRejected, create_training_run
+from nanomark.results.models import AnalysisRun
+from nanomark.results.services import queue_analyses
+from nanomark.results.tasks import analyse_image
+from nanomark.runs import RunStatus
 from simulation.dataset import write_dataset
 from simulation.montecarlo import DepositionParams
 
 DEMO_LAB = ("Demo lab", "demo")
 DEMO_USER = "demo"
 DEMO_STEPS = 4000
+#: Quick training of the demo models: two folds, a few short epochs (minutes on a CPU).
+DEMO_TRAINING = {"folds": 2, "epochs": 3, "batch_size": 8, "patience": 3, "samples_per_image": 4}
+DEMO_MODELS = [
+    (ModelTask.ORDER_CLASSIFIER, "resnet34", None),
+    (ModelTask.DEFECT_SEGMENTER, "fpn", "resnet34"),
+]
 
 
 class Command(BaseCommand):
@@ -35,6 +55,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--images", type=int, default=12, help="synthetic images (default 12)")
         parser.add_argument("--seed", type=int, default=2021)
+        parser.add_argument(
+            "--no-training", action="store_true", help="analyse without training demo models"
+        )
         parser.add_argument(
             "--monte-carlo-runs", type=int, default=2, help="depositions to simulate (default 2)"
         )
@@ -53,6 +76,9 @@ class Command(BaseCommand):
             f"Demo images: {counts['images_created']} new, "
             f"{counts['images_existing']} already loaded."
         )
+        if not options["no_training"]:
+            self._train(lab, user)
+        self._analyse(lab, user)
         self._simulate(lab, user, options["monte_carlo_runs"])
 
         self.stdout.write(
@@ -68,6 +94,46 @@ class Command(BaseCommand):
         user.set_password(password)
         user.save(update_fields=["password"])
         return user, password
+
+    def _train(self, lab: Lab, user) -> None:
+        active = {v.task for v in ModelVersion.objects.filter(lab=lab, is_active=True)}
+        for task, architecture, encoder in DEMO_MODELS:
+            if task in active:
+                continue
+            try:
+                run = create_training_run(
+                    lab=lab,
+                    task=task,
+                    architecture=architecture,
+                    encoder=encoder,
+                    options=DEMO_TRAINING,
+                    created_by=user,
+                    enqueue=False,
+                )
+            except TrainingRejected as exc:
+                self.stdout.write(f"No demo {task.replace('_', ' ')}: {exc}")
+                continue
+            self.stdout.write(f"Training a demo {architecture} {task.replace('_', ' ')} …")
+            train_model(run.pk)
+            version = TrainingRun.objects.get(pk=run.pk).model_version
+            version.activate()
+            if task == ModelTask.ORDER_CLASSIFIER:
+                # A classifier's run also stores its patch embedder.
+                ModelVersion.objects.get(lab=lab, name=f"{version.name}-embedder").activate()
+
+    def _analyse(self, lab: Lab, user) -> None:
+        queue_analyses(
+            SEMImage.objects.filter(lab=lab).order_by("pk"),
+            reason="demo",
+            created_by=user,
+            enqueue_runs=False,
+        )
+        # Also the runs queued when the images were stored (the worker skips finished ones).
+        runs = list(AnalysisRun.objects.filter(lab=lab, status=RunStatus.QUEUED).order_by("pk"))
+        for number, run in enumerate(runs, start=1):
+            # Here rather than on the worker, so the pages show results at once.
+            analyse_image(run.pk)
+            self.stdout.write(f"Analysed demo image {number} of {len(runs)}.")
 
     def _simulate(self, lab: Lab, user, wanted: int) -> None:
         masks = DefectMask.objects.filter(
