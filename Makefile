@@ -33,12 +33,15 @@ $(VENV)/.installed-dev-$(REQ_HASH): $(VENV)/.installed-run-$(REQ_HASH)
 install: $(VENV)/.installed-run-$(REQ_HASH)
 install-dev: $(VENV)/.installed-dev-$(REQ_HASH)
 
-system-packages:  ## programs the tests run for real: xtb (GFN2-xTB)
-	if ! command -v xtb >/dev/null; then
+system-packages:  ## programs the tests run for real: xtb (GFN2-xTB), Chromium (browser tests)
+	missing=""
+	command -v xtb >/dev/null || missing="$$missing xtb"
+	command -v chromium >/dev/null || missing="$$missing chromium"
+	if [ -n "$$missing" ]; then
 		if [ "$$(id -u)" = 0 ]; then
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends xtb
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing
 		else
-			echo "xtb is missing: run 'sudo apt-get install xtb' (its tests are skipped until then)"
+			echo "Missing:$$missing. Run 'sudo apt-get install$$missing' (their tests are skipped until then)"
 		fi
 	fi
 

@@ -16,6 +16,7 @@ urlpatterns = [
     path("search/", include("nanomark.search.urls")),
     path("models/", include("nanomark.registry.urls")),
     path("exports/", include("nanomark.exports.urls")),
+    path("api/", include("nanomark.api.urls")),
     path(f"vendor/plotly-{plotly.__version__}.min.js", plotly_js, name="plotly-js"),
     path("lab/", switch_lab, name="switch-lab"),
     path("login/", auth_views.LoginView.as_view(), name="login"),

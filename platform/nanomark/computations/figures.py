@@ -8,14 +8,11 @@ import numpy as np
 import plotly.graph_objects as go
 
 from nanomark.computations.models import MonteCarloRun, XtbCalculation
+from nanomark.plots import figure_html
 from simulation.adsorption import HARTREE_TO_KCAL_MOL
 
 _STATE_NAMES = ("in solution", "on pristine surface", "on defects")
 _STATE_COLOURS = ("#7f8c8d", "#2e86de", "#e67e22")
-
-
-def _html(figure: go.Figure) -> str:
-    return figure.to_html(full_html=False, include_plotlyjs=False, config={"responsive": True})
 
 
 def kinetics_figure(run: MonteCarloRun) -> str:
@@ -43,7 +40,7 @@ def kinetics_figure(run: MonteCarloRun) -> str:
         margin={"l": 50, "r": 10, "t": 10, "b": 10},
         height=380,
     )
-    return _html(figure)
+    return figure_html(figure)
 
 
 def overlay_figure(
@@ -86,7 +83,7 @@ def overlay_figure(
         legend={"orientation": "h", "y": -0.05},
         height=560,
     )
-    return _html(figure)
+    return figure_html(figure)
 
 
 def _profile_figure(x: np.ndarray, y: np.ndarray, x_title: str, y_title: str, mode: str) -> str:
@@ -97,7 +94,7 @@ def _profile_figure(x: np.ndarray, y: np.ndarray, x_title: str, y_title: str, mo
         margin={"l": 50, "r": 10, "t": 10, "b": 40},
         height=360,
     )
-    return _html(figure)
+    return figure_html(figure)
 
 
 def scan_figure(calc: XtbCalculation) -> str:

@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.utils import timezone
 
 from analysis.defects import DEFECT_CLASSES, DEFECT_LABELS
-from nanomark.api.maskfiles import MaskFileError, read_mask_layers
+from analysis.maskfile import MaskFileError, read_mask_layers
 from nanomark.imaging.choices import OrderClass
 from nanomark.imaging.models import OrderLabel, SEMImage
 from nanomark.imaging.uploads import SIDECAR_SUFFIX, InspectedFile, StagedUpload
@@ -138,7 +138,7 @@ class OrderLabelForm(forms.Form):
 class DefectMaskForm(forms.Form):
     """A hand-drawn defect mask: one 4-page TIFF, or one PNG/TIFF per defect class.
 
-    Reading follows :func:`nanomark.api.maskfiles.read_mask_layers` (the API
+    Reading follows :func:`analysis.maskfile.read_mask_layers` (the API
     reads masks the same way); ``cleaned_data["layers"]`` is the (4, H, W) bool
     array of the image's size.
     """

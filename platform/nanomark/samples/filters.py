@@ -2,6 +2,8 @@
 
 import django_filters
 from django.db.models import Q
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 from nanomark.results.current import current_order_scores
 from nanomark.samples.choices import MaterialKind, SynthesisKind
@@ -24,10 +26,16 @@ class SampleFilter(django_filters.FilterSet):
         field_name="material__kind", choices=MaterialKind.choices, label="Material kind"
     )
     synthesis_kind = django_filters.ChoiceFilter(
-        field_name="syntheses__kind", choices=SynthesisKind.choices, distinct=True
+        field_name="syntheses__kind",
+        choices=SynthesisKind.choices,
+        distinct=True,
+        label="Synthesis kind",
     )
     precursor = django_filters.CharFilter(
-        field_name="syntheses__precursor", lookup_expr="icontains", distinct=True
+        field_name="syntheses__precursor",
+        lookup_expr="icontains",
+        distinct=True,
+        label="Precursor contains",
     )
     temperature_min = django_filters.NumberFilter(
         field_name="syntheses__temperature_c", lookup_expr="gte", distinct=True, label="T min (°C)"
@@ -39,8 +47,12 @@ class SampleFilter(django_filters.FilterSet):
     order_score = django_filters.RangeFilter(
         method="order_score_range", label="Order score (an image's current analysis)"
     )
-    created_after = django_filters.DateFilter(field_name="created_at", lookup_expr="date__gte")
-    created_before = django_filters.DateFilter(field_name="created_at", lookup_expr="date__lte")
+    created_after = django_filters.DateFilter(
+        field_name="created_at", lookup_expr="date__gte", label="Created from"
+    )
+    created_before = django_filters.DateFilter(
+        field_name="created_at", lookup_expr="date__lte", label="Created until"
+    )
 
     class Meta:
         model = Sample
@@ -49,6 +61,7 @@ class SampleFilter(django_filters.FilterSet):
     def search(self, queryset, name, value):
         return queryset.filter(Q(code__icontains=value) | Q(description__icontains=value))
 
+    @extend_schema_field(OpenApiTypes.NUMBER)  # the API schema cannot infer a method's type
     def order_score_range(self, queryset, name, value):
         """Samples with at least one image whose current order score is in the range."""
         bounds = {}

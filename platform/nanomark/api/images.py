@@ -1,0 +1,344 @@
+"""API of SEM images (upload, files, analysis requests), order labels and defect masks."""
+
+import django_filters
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+
+from analysis.defects import DEFECT_CLASSES
+from analysis.maskfile import MaskFileError, read_mask_layers
+from nanomark.api.results import AnalysisRunSerializer, runs_with_results
+from nanomark.api.scoping import LabScopedRelatedField, LabScopedViewSet
+from nanomark.imaging.choices import AnnotationSource, OrderClass
+from nanomark.imaging.filters import SEMImageFilter
+from nanomark.imaging.masks import MaskRejected, store_defect_mask
+from nanomark.imaging.models import DefectMask, OrderLabel, SEMImage
+from nanomark.imaging.services import ImageRejected, ingest_sem_image
+from nanomark.results.models import AnalysisRun, models_key_of
+from nanomark.results.services import active_versions, queue_analyses
+from nanomark.samples.models import Sample
+
+
+class SEMImageSerializer(serializers.ModelSerializer):
+    """An image's facts and metadata, with links to its lab-scoped files and web page."""
+
+    lab = serializers.CharField(source="lab.slug", read_only=True)
+    sample_code = serializers.CharField(source="sample.code", read_only=True)
+    original_url = serializers.SerializerMethodField()
+    preview_url = serializers.SerializerMethodField()
+    thumbnail_url = serializers.SerializerMethodField()
+    page_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = SEMImage
+        fields = [
+            "id",
+            "lab",
+            "sample",
+            "sample_code",
+            "original_filename",
+            "sha256",
+            "format",
+            "size_bytes",
+            "width_px",
+            "height_px",
+            "bit_depth",
+            "channels",
+            "pixel_size_nm",
+            "pixel_size_source",
+            "magnification",
+            "accelerating_voltage_kv",
+            "working_distance_mm",
+            "detector",
+            "instrument",
+            "acquired_at",
+            "uploaded_at",
+            "original_url",
+            "preview_url",
+            "thumbnail_url",
+            "page_url",
+        ]
+        read_only_fields = fields
+
+    def _link(self, name: str, image: SEMImage) -> str:
+        return self.context["request"].build_absolute_uri(reverse(name, args=[image.pk]))
+
+    def get_original_url(self, image: SEMImage) -> str:
+        return self._link("image-original", image)
+
+    def get_preview_url(self, image: SEMImage) -> str:
+        return self._link("image-preview", image)
+
+    def get_thumbnail_url(self, image: SEMImage) -> str:
+        return self._link("image-thumbnail", image)
+
+    def get_page_url(self, image: SEMImage) -> str:
+        return self._link("image-detail", image)
+
+
+class UploadedImageSerializer(SEMImageSerializer):
+    """The stored image, and whether an identical file of the lab was found instead."""
+
+    duplicate = serializers.SerializerMethodField()
+
+    class Meta(SEMImageSerializer.Meta):
+        fields = [*SEMImageSerializer.Meta.fields, "duplicate"]
+        read_only_fields = fields
+
+    def get_duplicate(self, image: SEMImage) -> bool:
+        return self.context["duplicate"]
+
+
+class ImageUploadSerializer(serializers.Serializer):
+    """A multipart upload: the file, the sample imaged, and optionally a sidecar and pixel size."""
+
+    file = serializers.FileField(help_text="TIFF, PNG or JPEG, told apart by content")
+    sample = LabScopedRelatedField(queryset=Sample.objects.all())
+    sidecar = serializers.FileField(required=False, help_text="Hitachi .txt metadata")
+    pixel_size_nm = serializers.FloatField(
+        required=False, help_text="nm per pixel; overrides the metadata"
+    )
+
+
+class SEMImageViewSet(
+    LabScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin
+):
+    """Images of the user's labs, newest first, filtered like the web UI's image lists."""
+
+    queryset = SEMImage.objects.select_related("lab", "sample")
+    serializer_class = SEMImageSerializer
+    filterset_class = SEMImageFilter
+    ordering_fields = ["uploaded_at", "acquired_at", "original_filename", "pixel_size_nm"]
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    lab_source = "sample"
+
+    @extend_schema(
+        request={"multipart/form-data": ImageUploadSerializer},
+        responses={201: UploadedImageSerializer, 200: UploadedImageSerializer},
+    )
+    def create(self, request) -> Response:
+        """Store an image: 201 when new, 200 with ``duplicate: true`` for a known file.
+
+        The file is validated from its content; a refused file is a 400 saying why.
+        A new image is queued for analysis with its lab's active models.
+        """
+        upload = ImageUploadSerializer(data=request.data, context=self.get_serializer_context())
+        upload.is_valid(raise_exception=True)
+        data = upload.validated_data
+        self.check_lab_write(data)
+        sidecar = data.get("sidecar")
+        try:
+            outcome = ingest_sem_image(
+                sample=data["sample"],
+                data=data["file"].read(),
+                filename=data["file"].name,
+                sidecar=sidecar.read() if sidecar is not None else None,
+                pixel_size_nm=data.get("pixel_size_nm"),
+                uploaded_by=request.user,
+            )
+        except ImageRejected as error:
+            return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
+        context = self.get_serializer_context() | {"duplicate": not outcome.created}
+        body = UploadedImageSerializer(
+            self.get_queryset().get(pk=outcome.image.pk), context=context
+        )
+        code = status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK
+        return Response(body.data, status=code)
+
+    @extend_schema(
+        request=None,
+        responses={
+            202: AnalysisRunSerializer(many=True),
+            200: AnalysisRunSerializer(many=True),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def analyze(self, request, pk=None) -> Response:
+        """Queue the image's analysis with its lab's active models.
+
+        202 with the new run; 200 with the existing run when the image already
+        has one with these models (retry a failed one at ``/api/analysis-runs/<id>/retry/``).
+        """
+        image = self.get_object()
+        created = queue_analyses(
+            [image], reason="requested through the API", created_by=request.user
+        )
+        if created:
+            runs, code = AnalysisRun.objects.filter(pk__in=[run.pk for run in created]), 202
+        else:
+            versions = active_versions(image.lab_id)
+            key = models_key_of(versions["classifier"], versions["segmenter"], versions["embedder"])
+            runs, code = AnalysisRun.objects.filter(image=image, models_key=key), 200
+        body = AnalysisRunSerializer(runs_with_results(runs), many=True)
+        return Response(body.data, status=code)
+
+
+class OrderLabelSerializer(serializers.ModelSerializer):
+    """A user's judgement of an image: ordered or disordered."""
+
+    image = LabScopedRelatedField(queryset=SEMImage.objects.all())
+    annotator = serializers.CharField(source="annotator.username", read_only=True, default=None)
+
+    class Meta:
+        model = OrderLabel
+        fields = ["id", "image", "label", "source", "annotator", "created_at", "note"]
+        read_only_fields = ["source", "created_at"]
+        # One label per annotator and image: a second post changes it (see create()).
+        validators: list = []
+
+
+class OrderLabelFilter(django_filters.FilterSet):
+    """Lab, image, label and source."""
+
+    lab = django_filters.CharFilter(field_name="image__lab__slug", label="Lab (slug)")
+    image = django_filters.NumberFilter(field_name="image_id")
+    label = django_filters.ChoiceFilter(choices=OrderClass.choices)
+    source = django_filters.ChoiceFilter(choices=AnnotationSource.choices)
+
+    class Meta:
+        model = OrderLabel
+        fields = []
+
+
+class OrderLabelViewSet(
+    LabScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin
+):
+    """Order labels of the user's images (``?image=<id>``); posting labels an image."""
+
+    queryset = OrderLabel.objects.select_related("annotator")
+    serializer_class = OrderLabelSerializer
+    filterset_class = OrderLabelFilter
+    ordering_fields = ["created_at"]
+    lab_source = "image"
+
+    @extend_schema(responses={201: OrderLabelSerializer, 200: OrderLabelSerializer})
+    def create(self, request) -> Response:
+        """Label an image as the requesting user: 201 for a first label, 200 for a change."""
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        self.check_lab_write(serializer.validated_data)
+        data = serializer.validated_data
+        label, created = OrderLabel.objects.update_or_create(
+            image=data["image"],
+            annotator=request.user,
+            defaults={
+                "label": data["label"],
+                "note": data.get("note", ""),
+                "source": AnnotationSource.HUMAN,
+            },
+        )
+        code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        return Response(self.get_serializer(label).data, status=code)
+
+
+class DefectMaskSerializer(serializers.ModelSerializer):
+    """A stored defect mask of an image (its four layers are PNG files)."""
+
+    annotator = serializers.CharField(source="annotator.username", read_only=True, default=None)
+    reviewer = serializers.CharField(source="reviewer.username", read_only=True, default=None)
+    layer_urls = serializers.SerializerMethodField()
+
+    class Meta:
+        model = DefectMask
+        fields = [
+            "id",
+            "image",
+            "source",
+            "annotator",
+            "reviewer",
+            "reviewed_at",
+            "created_at",
+            "note",
+            "layer_urls",
+        ]
+        read_only_fields = fields
+
+    def get_layer_urls(self, mask: DefectMask) -> dict[str, str]:
+        """Defect class → the lab-scoped URL of its layer PNG (0 background, 255 defect)."""
+        request = self.context["request"]
+        return {
+            name: request.build_absolute_uri(reverse("defect-mask-layer", args=[mask.pk, name]))
+            for name in DEFECT_CLASSES
+        }
+
+
+class DefectMaskUploadSerializer(serializers.Serializer):
+    """The image, and either ``file`` (4 pages) or one file per defect class."""
+
+    image = LabScopedRelatedField(queryset=SEMImage.objects.all())
+    file = serializers.FileField(
+        required=False, help_text=f"a TIFF with 4 pages: {', '.join(DEFECT_CLASSES)}"
+    )
+    note = serializers.CharField(required=False, allow_blank=True, default="")
+
+    def get_fields(self) -> dict:
+        fields = super().get_fields()
+        for name in DEFECT_CLASSES:
+            fields[name] = serializers.FileField(required=False, help_text="one-layer PNG or TIFF")
+        return fields
+
+    def validate(self, attrs: dict) -> dict:
+        layers = [name for name in DEFECT_CLASSES if name in attrs]
+        if "file" in attrs and layers:
+            raise serializers.ValidationError("Give either file or the layer files, not both.")
+        if "file" not in attrs and len(layers) != len(DEFECT_CLASSES):
+            missing = [name for name in DEFECT_CLASSES if name not in attrs]
+            raise serializers.ValidationError(
+                f"Give file (a 4-page TIFF) or all four layer files; missing {', '.join(missing)}."
+            )
+        return attrs
+
+    def uploaded_files(self) -> list[tuple[str, bytes]]:
+        """(name, bytes) of the mask file or of the layer files in class order."""
+        data = self.validated_data
+        uploads = [data["file"]] if "file" in data else [data[name] for name in DEFECT_CLASSES]
+        return [(upload.name, upload.read()) for upload in uploads]
+
+
+class DefectMaskFilter(django_filters.FilterSet):
+    """Lab, image and source."""
+
+    lab = django_filters.CharFilter(field_name="image__lab__slug", label="Lab (slug)")
+    image = django_filters.NumberFilter(field_name="image_id")
+    source = django_filters.ChoiceFilter(choices=AnnotationSource.choices)
+
+    class Meta:
+        model = DefectMask
+        fields = []
+
+
+class DefectMaskViewSet(
+    LabScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin
+):
+    """Defect masks of the user's images; posting uploads one (multipart)."""
+
+    queryset = DefectMask.objects.select_related("annotator", "reviewer")
+    serializer_class = DefectMaskSerializer
+    filterset_class = DefectMaskFilter
+    ordering_fields = ["created_at"]
+    parser_classes = [MultiPartParser, FormParser]
+    lab_source = "image"
+
+    @extend_schema(
+        request={"multipart/form-data": DefectMaskUploadSerializer},
+        responses={201: DefectMaskSerializer},
+    )
+    def create(self, request) -> Response:
+        """Store a mask drawn by the requesting user; a file that does not fit is a 400."""
+        upload = DefectMaskUploadSerializer(
+            data=request.data, context=self.get_serializer_context()
+        )
+        upload.is_valid(raise_exception=True)
+        self.check_lab_write(upload.validated_data)
+        image = upload.validated_data["image"]
+        try:
+            layers = read_mask_layers(upload.uploaded_files(), image.width_px, image.height_px)
+            mask = store_defect_mask(
+                image, layers, annotator=request.user, note=upload.validated_data["note"]
+            )
+        except (MaskFileError, MaskRejected) as error:
+            return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(self.get_serializer(mask).data, status=status.HTTP_201_CREATED)
