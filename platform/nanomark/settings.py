@@ -241,4 +241,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": envstr("NANOMARK_LOG_LEVEL", "INFO")},
+    # FAISS logs which CPU build it loads on every import.
+    "loggers": {"faiss.loader": {"level": "WARNING"}},
 }

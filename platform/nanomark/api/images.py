@@ -221,14 +221,8 @@ class OrderLabelViewSet(
         serializer.is_valid(raise_exception=True)
         self.check_lab_write(serializer.validated_data)
         data = serializer.validated_data
-        label, created = OrderLabel.objects.update_or_create(
-            image=data["image"],
-            annotator=request.user,
-            defaults={
-                "label": data["label"],
-                "note": data.get("note", ""),
-                "source": AnnotationSource.HUMAN,
-            },
+        label, created = OrderLabel.record(
+            data["image"], request.user, data["label"], data.get("note", "")
         )
         code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
         return Response(self.get_serializer(label).data, status=code)

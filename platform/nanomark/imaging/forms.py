@@ -6,7 +6,6 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.utils import timezone
 
 from analysis.defects import DEFECT_CLASSES, DEFECT_LABELS
 from analysis.maskfile import MaskFileError, read_mask_layers
@@ -123,14 +122,8 @@ class OrderLabelForm(forms.Form):
 
     def save(self, image: SEMImage, annotator) -> OrderLabel:
         """Record the label as ``annotator``'s; it replaces their earlier label of ``image``."""
-        label, _ = OrderLabel.objects.update_or_create(
-            image=image,
-            annotator=annotator,
-            defaults={
-                "label": self.cleaned_data["label"],
-                "note": self.cleaned_data["note"],
-                "created_at": timezone.now(),
-            },
+        label, _ = OrderLabel.record(
+            image, annotator, self.cleaned_data["label"], self.cleaned_data["note"]
         )
         return label
 

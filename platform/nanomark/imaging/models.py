@@ -10,6 +10,7 @@ import numpy as np
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 from PIL import Image
 
 from analysis.defects import DEFECT_CLASSES
@@ -105,6 +106,24 @@ class OrderLabel(models.Model):
 
     def __str__(self) -> str:
         return f"{self.image}: {self.label}"
+
+    @classmethod
+    def record(cls, image: SEMImage, annotator, label: str, note: str = "") -> tuple:
+        """Save ``annotator``'s human label of ``image``, replacing their earlier one.
+
+        Returns:
+            (the label, whether it is the annotator's first label of the image).
+        """
+        return cls.objects.update_or_create(
+            image=image,
+            annotator=annotator,
+            defaults={
+                "label": label,
+                "note": note,
+                "source": AnnotationSource.HUMAN,
+                "created_at": timezone.now(),
+            },
+        )
 
 
 class DefectMask(models.Model):
