@@ -4,8 +4,19 @@ alice is a member of lab A, bob a member of lab B, charlie a viewer in lab A.
 Media files go to a per-test temporary folder. File builders live in factories.py.
 """
 
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+#: Task timeout and redelivery delay of the test workers, s (short, so a killed
+#: worker's task comes back within a test).
+QCLUSTER_TIMEOUT_S, QCLUSTER_RETRY_S = 45, 50
 
 
 @pytest.fixture(autouse=True)
@@ -85,3 +96,54 @@ def rendered_png():
         return png_bytes(render_sem(positions, 1.0, rng, shape=shape))
 
     return build
+
+
+def _database_url() -> str:
+    from django.db import connection
+
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    host = db["HOST"] or "127.0.0.1"
+    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
+    return f"postgres://{db['USER']}{password}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def cluster(settings, tmp_path):
+    """Start qcluster processes on demand; every one still running is killed at the end.
+
+    Their output goes to ``qcluster.log`` in the test's temporary folder.
+    """
+    started: list[subprocess.Popen] = []
+    log = (tmp_path / "qcluster.log").open("ab")
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "NANOMARK_MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "NANOMARK_TASK_TIMEOUT_S": str(QCLUSTER_TIMEOUT_S),
+        "NANOMARK_TASK_RETRY_S": str(QCLUSTER_RETRY_S),
+        "NANOMARK_XTB_TIMEOUT_S": "20",
+        "NANOMARK_WORKERS": "1",
+        "NANOMARK_DEVICE": "cpu",
+    }
+
+    def start() -> subprocess.Popen:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "qcluster"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: sentinel, workers, monitor
+        )
+        started.append(process)
+        return process
+
+    start.retry_s = QCLUSTER_RETRY_S
+    yield start
+    for process in started:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    log.close()

@@ -1,19 +1,15 @@
 """Real django-q2 workers (``manage.py qcluster`` processes) against the test database.
 
-The worker runs with a 45 s task timeout and a 50 s redelivery delay so that
-a killed worker's task comes back within the test. The database must be one
-another process can open: PostgreSQL, or the file-based SQLite test database.
+The ``cluster`` fixture (conftest.py) runs workers with a short redelivery
+delay, so that a killed worker's task comes back within the test.
 """
 
 import os
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
-from django.db import connection
 from django_q.models import OrmQ
 
 from nanomark.imaging.services import ingest_sem_image
@@ -21,57 +17,6 @@ from nanomark.results.models import AnalysisRun, DefectStatistic, OrderScore, Pa
 from nanomark.runs import MAX_ATTEMPTS, RunStatus
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-ROOT = Path(__file__).resolve().parents[2]
-TIMEOUT_S, RETRY_S = 45, 50
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    host = db["HOST"] or "127.0.0.1"
-    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
-    return f"postgres://{db['USER']}{password}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-@pytest.fixture
-def cluster(settings, tmp_path):
-    """Start qcluster processes on demand; every one still running is killed at the end.
-
-    Their output goes to ``qcluster.log`` in the test's temporary folder.
-    """
-    started: list[subprocess.Popen] = []
-    log = (tmp_path / "qcluster.log").open("ab")
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
-        "NANOMARK_MEDIA_ROOT": str(settings.MEDIA_ROOT),
-        "NANOMARK_TASK_TIMEOUT_S": str(TIMEOUT_S),
-        "NANOMARK_TASK_RETRY_S": str(RETRY_S),
-        "NANOMARK_XTB_TIMEOUT_S": "20",
-        "NANOMARK_WORKERS": "1",
-        "NANOMARK_DEVICE": "cpu",
-    }
-
-    def start() -> subprocess.Popen:
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "qcluster"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: sentinel, workers, monitor
-        )
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-    log.close()
 
 
 def _kill(process: subprocess.Popen) -> None:
@@ -128,7 +73,7 @@ def test_a_killed_worker_run_finishes_exactly_once_after_redelivery(
 
     killed_at = time.monotonic()
     cluster()
-    _wait_for(lambda: _status(run_pk) == RunStatus.SUCCEEDED, RETRY_S + 90, "redelivery")
+    _wait_for(lambda: _status(run_pk) == RunStatus.SUCCEEDED, cluster.retry_s + 90, "redelivery")
     assert time.monotonic() - killed_at > 5  # it came back by redelivery, not at once
     run = AnalysisRun.objects.get(pk=run_pk)
     assert run.attempts == 2

@@ -1,3 +1,11 @@
-"""Web pages of the registry app."""
+"""Web routes of the model registry (mounted at ``models/``)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from nanomark.registry import views
+
+urlpatterns = [
+    path("", views.ModelVersionListView.as_view(), name="model-list"),
+    path("<int:pk>/", views.model_detail, name="model-detail"),
+    path("<int:pk>/activate/", views.model_activate, name="model-activate"),
+]
