@@ -110,11 +110,10 @@ def test_sync_adds_only_runs_not_yet_indexed(collection):
 
 
 def test_an_image_query_ranks_its_twin_first_and_stays_in_the_users_labs(labs, collection):
-    embedder, query = image_query(collection["query"])
-    assert embedder == collection["embedder"]
-    result = search_similar(
-        labs["alice"], embedder, query, k=5, exclude_image_ids=[collection["query"].pk]
-    )
+    query = image_query(collection["query"])
+    assert query.embedder == collection["embedder"]
+    assert query.exclude_image_ids == (collection["query"].pk,)
+    result = search_similar(labs["alice"], query, k=5)
     assert result.images[0].key == collection["twin"].pk
     assert result.images[0].similarity > 0.9
     assert result.samples[0].key == collection["s1"].pk
@@ -122,15 +121,20 @@ def test_an_image_query_ranks_its_twin_first_and_stays_in_the_users_labs(labs, c
     similarities = [hit.similarity for hit in result.patches]
     assert similarities == sorted(similarities, reverse=True)
     # Bob's lab has its own index and never sees lab A's patches.
-    assert search_similar(labs["bob"], embedder, query, k=5).patches == []
+    assert search_similar(labs["bob"], query, k=5).patches == []
 
 
 def test_a_region_query_uses_the_patches_under_the_region(labs, collection):
     # The right half of the query image is the axis-5 patch: nothing else is like it.
-    embedder, vector = region_query(collection["query"], 230, 10, 200, 200)
-    assert embedder == collection["embedder"]
-    assert vector.shape == (1, DIM)
-    assert np.argmax(vector[0]) == 5
+    query = region_query(collection["query"], 230, 10, 200, 200)
+    assert query.embedder == collection["embedder"]
+    assert query.vectors.shape == (1, DIM)
+    assert np.argmax(query.vectors[0]) == 5
+    # The patch under the region is not a hit; the rest of its image may be.
+    result = search_similar(labs["alice"], query, k=10)
+    hits = {(hit.image_id, hit.x_px) for hit in result.patches}
+    assert (collection["query"].pk, 224) not in hits
+    assert (collection["query"].pk, 0) in hits
     with pytest.raises(NothingToSearch, match="no embedded patch overlaps"):
         region_query(collection["query"], 1000, 1000, 10, 10)
     with pytest.raises(NothingToSearch, match="positive size"):
@@ -138,12 +142,12 @@ def test_a_region_query_uses_the_patches_under_the_region(labs, collection):
 
 
 def test_filters_on_material_and_synthesis(labs, collection):
-    embedder, query = image_query(collection["query"])
+    query = image_query(collection["query"])
     hot = SearchFilters(temperature_c_min=50)
-    result = search_similar(labs["alice"], embedder, query, k=10, filters=hot)
+    result = search_similar(labs["alice"], query, k=10, filters=hot)
     assert {group.key for group in result.samples} == {collection["s1"].pk}
     carbon = SearchFilters(material_kind="carbon_black")
-    result = search_similar(labs["alice"], embedder, query, k=10, filters=carbon)
+    result = search_similar(labs["alice"], query, k=10, filters=carbon)
     assert {group.key for group in result.images} == {collection["other"].pk}
 
 
@@ -163,9 +167,10 @@ def test_an_image_without_embeddings_cannot_be_searched(labs):
 
 
 def test_deleted_images_drop_out_and_reindex_rebuilds(labs, collection):
-    embedder, query = image_query(collection["query"])
+    query = image_query(collection["query"])
+    embedder = query.embedder
     collection["twin"].delete()
-    result = search_similar(labs["alice"], embedder, query, k=5)
+    result = search_similar(labs["alice"], query, k=5)
     assert collection["twin"].pk not in {group.key for group in result.images}
     assert rebuild_index(embedder) == 4
     call_command("reindex", "--lab", "lab-a")

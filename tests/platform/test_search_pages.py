@@ -116,14 +116,15 @@ def test_a_region_search_finds_the_patches_like_the_region(client, labs, collect
     context = response.context
     assert context["region"] == (2048, 0, 512, 256)
     hits = context["patches"]
-    assert len(hits) == 12
-    assert hits[0][0].image_id == query.pk
-    assert hits[0][0].similarity > 0.99
-    assert [image.original_filename for _, image in context["ranked_images"]] == [
-        "query.png",
-        "other.png",
-    ]
-    assert [sample.code for _, sample in context["ranked_samples"]] == ["S1", "S2"]
+    # The two patches under the region are not hits; the rest of its image may be.
+    assert not {(row[0].image_id, row[0].x_px) for row in hits} & {
+        (query.pk, 2048),
+        (query.pk, 2304),
+    }
+    assert hits[0][0].image_id == collection["other"].pk
+    assert hits[0][0].similarity > 0.9
+    assert context["ranked_images"][0][1].original_filename == "other.png"
+    assert [sample.code for _, sample in context["ranked_samples"]] == ["S2", "S1"]
     page = response.content.decode()
     assert reverse("search-patch", args=[hits[0][0].embedding_id]) in page
     assert 'data-region="2048,0,512,256"' in page

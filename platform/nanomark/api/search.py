@@ -18,6 +18,7 @@ from nanomark.samples.choices import MaterialKind, SynthesisKind
 from nanomark.samples.models import Material, Sample
 from nanomark.search.queries import (
     NothingToSearch,
+    Query,
     RankedGroup,
     SearchFilters,
     image_query,
@@ -97,8 +98,8 @@ class SearchRequestSerializer(SearchFiltersSerializer):
             )
         return super().validate(attrs)
 
-    def query(self):
-        """(embedder, (n, d) float32 query vectors, image ids to leave out) of the request.
+    def query(self) -> Query:
+        """The request's query (vectors, embedder, what to leave out).
 
         Raises:
             NothingToSearch: the image, region or sample has no embeddings.
@@ -106,15 +107,12 @@ class SearchRequestSerializer(SearchFiltersSerializer):
         data = self.validated_data
         if data.get("region") is not None:
             region = data["region"]
-            embedder, vectors = region_query(
+            return region_query(
                 region["image"], region["x"], region["y"], region["width"], region["height"]
             )
-            return embedder, vectors, ()
         if data.get("image") is not None:
-            embedder, vectors = image_query(data["image"])
-            return embedder, vectors, (data["image"].pk,)
-        embedder, vectors = sample_query(data["sample"])
-        return embedder, vectors, tuple(data["sample"].images.values_list("pk", flat=True))
+            return image_query(data["image"])
+        return sample_query(data["sample"])
 
 
 class PatchHitSerializer(serializers.Serializer):
@@ -189,16 +187,11 @@ class SearchView(GenericAPIView):
         query = self.get_serializer(data=request.data)
         query.is_valid(raise_exception=True)
         try:
-            embedder, vectors, exclude = query.query()
+            search = query.query()
         except NothingToSearch as error:
             return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
         result = search_similar(
-            request.user,
-            embedder,
-            vectors,
-            k=query.validated_data["k"],
-            exclude_image_ids=exclude,
-            filters=query.search_filters(),
+            request.user, search, k=query.validated_data["k"], filters=query.search_filters()
         )
         context = {
             "request": request,

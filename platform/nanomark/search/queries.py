@@ -8,7 +8,6 @@ the filters in the database (the source of truth, so vectors of deleted
 images drop out), deduplicated, and ranked as patches, images and samples.
 """
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,6 +58,23 @@ class SearchFilters:
             matching = Synthesis.objects.filter(**synthesis)
             condition &= Q(**{f"{prefix}pk__in": matching.values("sample_id")})
         return condition
+
+
+@dataclass(frozen=True)
+class Query:
+    """What to search with: one embedder's unit vectors, and what the hits must leave out.
+
+    Attributes:
+        embedder: the version that made ``vectors`` (its index is searched).
+        vectors: (n, d) float32 unit vectors; a hit's similarity is its best over them.
+        exclude_image_ids: images whose patches are not hits (the query's own).
+        exclude_embedding_ids: patches that are not hits (those under a queried region).
+    """
+
+    embedder: ModelVersion
+    vectors: np.ndarray
+    exclude_image_ids: tuple[int, ...] = ()
+    exclude_embedding_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -123,45 +139,51 @@ def _embeddings(embedder: ModelVersion, images: QuerySet) -> QuerySet:
     return PatchEmbedding.objects.filter(run_id__in=current_runs(embedder, images).values())
 
 
-def region_query(
-    image: SEMImage, x_px: int, y_px: int, width_px: int, height_px: int
-) -> tuple[ModelVersion, np.ndarray]:
-    """The query vector of a rectangle of ``image`` (original pixels), (1, d) float32.
+def region_query(image: SEMImage, x_px: int, y_px: int, width_px: int, height_px: int) -> Query:
+    """The query of a rectangle of ``image`` (original pixels): one (1, d) vector.
 
     The mean of the patch vectors overlapping the rectangle, weighted by the
-    overlapping area, re-normalised to unit length.
+    overlapping area, re-normalised to unit length. Those patches are left
+    out of the hits; the rest of the image stays searchable (the same
+    structure elsewhere on it is a hit).
     """
     if width_px <= 0 or height_px <= 0 or x_px < 0 or y_px < 0:
         raise NothingToSearch("the region needs a non-negative corner and a positive size")
     embedder = embedder_of(image)
     rows = list(
         _embeddings(embedder, SEMImage.objects.filter(pk=image.pk)).values_list(
-            "x_px", "y_px", "size_px", "vector"
+            "pk", "x_px", "y_px", "size_px", "vector"
         )
     )
     weights = np.array(
         [
             max(0, min(x + size, x_px + width_px) - max(x, x_px))
             * max(0, min(y + size, y_px + height_px) - max(y, y_px))
-            for x, y, size, _ in rows
+            for _, x, y, size, _ in rows
         ],
         dtype=np.float64,
     )
     if not rows or weights.sum() == 0:
         raise NothingToSearch("no embedded patch overlaps that region of the image")
-    vectors = decode_vectors([bytes(row[3]) for row in rows])
+    vectors = decode_vectors([bytes(row[4]) for row in rows])
     mean = (weights[:, None] * vectors).sum(axis=0)
-    return embedder, (mean / np.linalg.norm(mean)).astype(np.float32)[None, :]
+    under = tuple(row[0] for row, weight in zip(rows, weights, strict=True) if weight > 0)
+    return Query(
+        embedder,
+        (mean / np.linalg.norm(mean)).astype(np.float32)[None, :],
+        exclude_embedding_ids=under,
+    )
 
 
-def image_query(image: SEMImage) -> tuple[ModelVersion, np.ndarray]:
-    """All patch vectors of ``image``'s current embeddings, (n, d) float32."""
+def image_query(image: SEMImage) -> Query:
+    """All patch vectors of ``image``'s current embeddings; the image itself is left out."""
     embedder = embedder_of(image)
-    return embedder, _vectors(_embeddings(embedder, SEMImage.objects.filter(pk=image.pk)))
+    vectors = _vectors(_embeddings(embedder, SEMImage.objects.filter(pk=image.pk)))
+    return Query(embedder, vectors, exclude_image_ids=(image.pk,))
 
 
-def sample_query(sample: Sample) -> tuple[ModelVersion, np.ndarray]:
-    """All patch vectors of the sample's images (with its latest image's embedder), (n, d)."""
+def sample_query(sample: Sample) -> Query:
+    """All patch vectors of the sample's images (its latest embedder); its images left out."""
     images = SEMImage.objects.filter(sample=sample)
     run = (
         AnalysisRun.objects.filter(
@@ -173,7 +195,11 @@ def sample_query(sample: Sample) -> tuple[ModelVersion, np.ndarray]:
     )
     if run is None:
         raise NothingToSearch(f"no image of sample {sample.code} has patch embeddings yet")
-    return run.embedder, _vectors(_embeddings(run.embedder, images))
+    return Query(
+        run.embedder,
+        _vectors(_embeddings(run.embedder, images)),
+        exclude_image_ids=tuple(images.values_list("pk", flat=True)),
+    )
 
 
 def _vectors(embeddings: QuerySet) -> np.ndarray:
@@ -184,35 +210,30 @@ def _vectors(embeddings: QuerySet) -> np.ndarray:
 
 
 def search_similar(
-    user,
-    embedder: ModelVersion,
-    queries: np.ndarray,
-    *,
-    k: int = 20,
-    exclude_image_ids: Iterable[int] = (),
-    filters: SearchFilters | None = None,
+    user, query: Query, *, k: int = 20, filters: SearchFilters | None = None
 ) -> SearchResult:
-    """The ``k`` patches most like ``queries`` in the user's labs, ranked, and their groups.
+    """The ``k`` patches most like ``query`` in the user's labs, ranked, and their groups.
 
     Args:
         user: the asking user; only patches of their labs are returned.
-        embedder: the version that made ``queries`` (its index is searched).
-        queries: (n, d) float32 unit vectors; a hit's similarity is its best over them.
+        query: from :func:`region_query`, :func:`image_query` or :func:`sample_query`.
         k: patches wanted (images and samples are ranked from those hits).
-        exclude_image_ids: images left out (e.g. the query's own).
         filters: material and synthesis restrictions.
     """
+    embedder = query.embedder
     index = load_index(embedder)
     empty = SearchResult(embedder, [], [], [])
     if index is None or len(index) == 0:
         return empty
-    scores, ids = index.search(queries, min(len(index), k * OVERSAMPLE))
+    scores, ids = index.search(query.vectors, min(len(index), k * OVERSAMPLE))
     best: dict[int, float] = {}
     for score, hit in zip(scores.ravel(), ids.ravel(), strict=True):
         if hit >= 0 and score > best.get(int(hit), -np.inf):
             best[int(hit)] = float(score)
     allowed = PatchEmbedding.objects.restrict(user).filter(pk__in=list(best))
-    allowed = allowed.exclude(run__image_id__in=list(exclude_image_ids))
+    allowed = allowed.exclude(run__image_id__in=query.exclude_image_ids).exclude(
+        pk__in=query.exclude_embedding_ids
+    )
     if filters is not None:
         allowed = allowed.filter(filters.sample_condition("run__image__sample__"))
     hits, seen = [], set()
@@ -248,7 +269,8 @@ def similar_samples(
 
     Only samples embedded by the same embedder as ``sample`` can be compared.
     """
-    embedder, query = sample_query(sample)
+    query = sample_query(sample)
+    embedder = query.embedder
     others = Sample.objects.restrict(user).exclude(pk=sample.pk)
     if filters is not None:
         others = others.filter(filters.sample_condition())
@@ -258,6 +280,8 @@ def similar_samples(
         "run__image__sample_id", "vector"
     ):
         vectors.setdefault(sample_id, []).append(bytes(blob))
-    ranked = rank_samples(query, {pk: decode_vectors(blobs) for pk, blobs in vectors.items()})
+    ranked = rank_samples(
+        query.vectors, {pk: decode_vectors(blobs) for pk, blobs in vectors.items()}
+    )
     found = Sample.objects.in_bulk([pk for pk, _ in ranked[:limit]])
     return [(found[pk], distance) for pk, distance in ranked[:limit]]

@@ -161,22 +161,13 @@ def _run_search(request: HttpRequest, form: QueryForm, filters: SearchFilters) -
             context["query_image"] = image
             region = form.region()
             context["region"] = region
-            if region is not None:
-                # The rest of the image stays searchable: the same structure elsewhere is a hit.
-                embedder, vectors = region_query(image, *region)
-                exclude: tuple[int, ...] = ()
-            else:
-                embedder, vectors = image_query(image)
-                exclude = (image.pk,)
+            query = region_query(image, *region) if region is not None else image_query(image)
         else:
             sample = get_object_or_404(Sample.objects.restrict(user), pk=data["sample"])
             context["query_sample"] = sample
-            embedder, vectors = sample_query(sample)
-            exclude = tuple(sample.images.values_list("pk", flat=True))
+            query = sample_query(sample)
             context["similar_samples"] = similar_samples(user, sample, filters=filters)
-        result = search_similar(
-            user, embedder, vectors, k=data["k"], exclude_image_ids=exclude, filters=filters
-        )
+        result = search_similar(user, query, k=data["k"], filters=filters)
     except NothingToSearch as reason:
         context["nothing"] = str(reason)
         return context
