@@ -138,6 +138,8 @@ def test_activating_a_model_reanalyses_the_lab_in_one_batch(labs, active_models,
     )
     runs = activate_version(newer)
     assert sorted(run.image_id for run in runs) == [image.pk for image in images]
+    # The runs queued with the old classifier, never started, are superseded.
+    assert set(AnalysisRun.objects.filter(lab=labs["a"])) == set(runs)
     batch = runs[0].batch
     assert batch.reason == "activated newer"
     assert batch.progress() == {"total": 3, "queued": 3, "running": 0, "succeeded": 0, "failed": 0}

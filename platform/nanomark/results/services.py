@@ -52,6 +52,9 @@ def queue_analyses(
 
     Images that already have a run with the same model versions are skipped,
     whatever its status (a failed run is retried with :func:`retry_run`).
+    Runs of the other images that no worker has started yet, queued with
+    other model versions, are superseded: they are deleted (their queued task
+    then finds no run and does nothing).
     With a ``reason`` the runs of each lab form a batch whose progress can be
     followed (``run.batch``).
 
@@ -76,6 +79,9 @@ def queue_analyses(
             todo = [image for image in lab_images if image.pk not in done]
             if not todo:
                 continue
+            AnalysisRun.objects.filter(image__in=todo, status=RunStatus.QUEUED, attempts=0).exclude(
+                models_key=key
+            ).delete()
             batch = None
             if reason is not None:
                 batch = AnalysisBatch.objects.create(

@@ -14,6 +14,7 @@ stays within minutes: they show the pipeline, not the paper's accuracy
 """
 
 import secrets
+import time
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -114,9 +115,11 @@ class Command(BaseCommand):
                 self.stdout.write(f"No demo {task.replace('_', ' ')}: {exc}")
                 continue
             self.stdout.write(f"Training a demo {architecture} {task.replace('_', ' ')} …")
+            started = time.monotonic()
             train_model(run.pk)
             version = TrainingRun.objects.get(pk=run.pk).model_version
             version.activate()
+            self.stdout.write(f"Trained {version.name} in {time.monotonic() - started:.0f} s.")
             if task == ModelTask.ORDER_CLASSIFIER:
                 # A classifier's run also stores its patch embedder.
                 ModelVersion.objects.get(lab=lab, name=f"{version.name}-embedder").activate()
@@ -128,12 +131,16 @@ class Command(BaseCommand):
             created_by=user,
             enqueue_runs=False,
         )
-        # Also the runs queued when the images were stored (the worker skips finished ones).
+        # Also runs queued earlier and not superseded (the worker skips finished ones).
         runs = list(AnalysisRun.objects.filter(lab=lab, status=RunStatus.QUEUED).order_by("pk"))
         for number, run in enumerate(runs, start=1):
             # Here rather than on the worker, so the pages show results at once.
+            started = time.monotonic()
             analyse_image(run.pk)
-            self.stdout.write(f"Analysed demo image {number} of {len(runs)}.")
+            self.stdout.write(
+                f"Analysed demo image {number} of {len(runs)} "
+                f"in {time.monotonic() - started:.1f} s."
+            )
 
     def _simulate(self, lab: Lab, user, wanted: int) -> None:
         masks = DefectMask.objects.filter(

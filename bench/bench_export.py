@@ -1,0 +1,314 @@
+"""Benchmark of the streamed exports: rows/s and peak memory at 10k and 100k samples.
+
+Run: ``python bench/bench_export.py`` (SQLite in a temporary folder, a few
+minutes) or ``python bench/bench_export.py --database-url
+postgresql://postgres@127.0.0.1:5432/test`` (PostgreSQL: the benchmark
+creates its own database ``nanomark_bench`` on that server and drops it at
+the end; the database named in the URL is only used to connect).
+
+Each sample gets one synthesis (with one extra parameter), two property
+measurements and one image with a succeeded analysis run: an order score,
+four defect statistics and particle statistics. The data grow from the first
+size to the next in the same database. For every size, table (images,
+samples) and format (CSV, JSON, Parquet, and "rows": the rows without a
+writer), the export is streamed and discarded:
+
+* three times for time (the fastest counts): rows/s, and the ratio of its time to a bare
+  ``SEMImage.objects.values_list(...).iterator()`` over the same images,
+  measured in the same run (the export's overhead over reading one table);
+* once under ``tracemalloc`` for the peak of Python allocations, with the
+  peak of pyarrow's memory pool sampled after every chunk (Arrow buffers are
+  not Python allocations).
+
+Goal: >= 100k rows/s, and memory flat: the peak at the largest size about the
+peak at the smallest.
+"""
+
+import argparse
+import gc
+import os
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "platform")]
+
+BENCH_DATABASE = "nanomark_bench"
+#: Samples created per bulk_create round (bounds the memory of the set-up).
+CREATE_BATCH = 10_000
+MIB = 2**20
+#: Timed runs of each stream; the fastest counts (the machine may be busy with other work).
+REPEATS = 3
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--sizes",
+        type=lambda text: sorted(int(part) for part in text.split(",")),
+        default=[10_000, 100_000],
+        help="numbers of samples, comma-separated (default 10000,100000)",
+    )
+    parser.add_argument(
+        "--database-url",
+        help="a PostgreSQL server to use (a database nanomark_bench is created and dropped)",
+    )
+    return parser.parse_args()
+
+
+@contextmanager
+def bench_database(database_url: str | None) -> Iterator[None]:
+    """Point Django at a throwaway database (SQLite file or PostgreSQL database), then set up."""
+    import django
+
+    with tempfile.TemporaryDirectory(prefix="nanomark-bench-") as var_dir:
+        os.environ["DJANGO_SETTINGS_MODULE"] = "nanomark.settings"
+        os.environ["NANOMARK_VAR_DIR"] = var_dir
+        os.environ.pop("DATABASE_URL", None)
+        if database_url is None:
+            django.setup()
+            yield
+            return
+        import psycopg
+
+        parts = urlsplit(database_url)
+        if not parts.scheme.startswith("postgres"):
+            raise ValueError(f"--database-url must be a postgresql:// URL, got {parts.scheme!r}")
+        with psycopg.connect(database_url, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE}")
+            admin.execute(f"CREATE DATABASE {BENCH_DATABASE}")
+        os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{BENCH_DATABASE}"))
+        try:
+            django.setup()
+            yield
+        finally:
+            from django.db import connections
+
+            connections.close_all()
+            with psycopg.connect(database_url, autocommit=True) as admin:
+                admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE}")
+
+
+def create_owner():
+    """A lab, its member, a material and three model versions: (user, lab, material, versions)."""
+    from django.contrib.auth import get_user_model
+
+    from nanomark.accounts.models import Lab, Membership
+    from nanomark.registry.choices import ModelTask
+    from nanomark.registry.models import ModelVersion
+    from nanomark.samples.models import Material
+
+    lab = Lab.objects.create(name="Bench lab", slug="bench")
+    user = get_user_model().objects.create_user("bench")
+    Membership.objects.create(user=user, lab=lab)
+    material = Material.objects.create(lab=lab, name="Graphite", kind="graphite")
+    versions = [
+        ModelVersion.objects.create(lab=lab, task=task, name=f"{task}-v1", architecture="bench")
+        for task in (
+            ModelTask.ORDER_CLASSIFIER,
+            ModelTask.DEFECT_SEGMENTER,
+            ModelTask.PATCH_EMBEDDER,
+        )
+    ]
+    return user, lab, material, versions
+
+
+def create_samples(lab, material, versions, start: int, stop: int) -> None:
+    """Samples ``start`` .. ``stop`` - 1, each with synthesis, properties, image and analysis."""
+    from analysis.defects import DEFECT_CLASSES
+    from nanomark.imaging.models import SEMImage
+    from nanomark.results.models import (
+        AnalysisRun,
+        DefectStatistic,
+        OrderScore,
+        ParticleStatistics,
+    )
+    from nanomark.runs import RunStatus
+    from nanomark.samples.models import PropertyMeasurement, Sample, Synthesis, SynthesisParameter
+
+    classifier, segmenter, embedder = versions
+    models_key = f"{classifier.pk}-{segmenter.pk}-{embedder.pk}"  # what AnalysisRun.save() sets
+    now = datetime(2024, 6, 1, tzinfo=UTC)
+    for first in range(start, stop, CREATE_BATCH):
+        numbers = range(first, min(first + CREATE_BATCH, stop))
+        samples = Sample.objects.bulk_create(
+            Sample(lab=lab, code=f"B{i:07d}", material=material) for i in numbers
+        )
+        syntheses = Synthesis.objects.bulk_create(
+            Synthesis(
+                sample=sample,
+                precursor="Pd2dba3",
+                precursor_mass_mg=1.0 + i % 5,
+                support_mass_mg=10.0,
+                solvent="CHCl3",
+                solvent_volume_ml=2.0,
+                temperature_c=80.0,
+                duration_min=1.0 + i % 5,
+                performed_on=date(2024, 1, 1) + timedelta(days=i % 365),
+            )
+            for i, sample in zip(numbers, samples, strict=True)
+        )
+        SynthesisParameter.objects.bulk_create(
+            SynthesisParameter(synthesis=s, name="stirring rate", value=500.0, unit="rpm")
+            for s in syntheses
+        )
+        PropertyMeasurement.objects.bulk_create(
+            PropertyMeasurement(sample=sample, name=name, value=i * scale, unit=unit)
+            for i, sample in zip(numbers, samples, strict=True)
+            for name, unit, scale in [("BET area", "m2/g", 0.01), ("conductivity", "S/m", 0.1)]
+        )
+        images = SEMImage.objects.bulk_create(
+            SEMImage(
+                lab=lab,
+                sample=sample,
+                original=f"originals/{i}.tif",
+                original_filename=f"{i}.tif",
+                sha256=f"{i:064x}",
+                format="tiff",
+                size_bytes=1_000_000,
+                width_px=1280,
+                height_px=960,
+                bit_depth=8,
+                channels=1,
+                pixel_size_nm=0.99,
+                acquired_at=now - timedelta(minutes=i),
+            )
+            for i, sample in zip(numbers, samples, strict=True)
+        )
+        runs = AnalysisRun.objects.bulk_create(
+            AnalysisRun(
+                lab=lab,
+                image=image,
+                classifier=classifier,
+                segmenter=segmenter,
+                embedder=embedder,
+                models_key=models_key,
+                status=RunStatus.SUCCEEDED,
+                finished_at=now,
+            )
+            for image in images
+        )
+        OrderScore.objects.bulk_create(
+            OrderScore(run=run, score=(i % 1000) / 1000)
+            for i, run in zip(numbers, runs, strict=True)
+        )
+        DefectStatistic.objects.bulk_create(
+            DefectStatistic(
+                run=run,
+                defect_class=name,
+                area_fraction=0.01 * (k + 1),
+                skeleton_length_nm=100.0 * (k + 1),
+                segment_count=k + 1,
+                branch_point_count=k,
+                density_per_um2=0.5,
+            )
+            for run in runs
+            for k, name in enumerate(DEFECT_CLASSES)
+        )
+        ParticleStatistics.objects.bulk_create(
+            ParticleStatistics(
+                run=run,
+                count=100 + i % 50,
+                density_per_um2=2.0,
+                mean_diameter_nm=2.5,
+                mean_nearest_neighbour_nm=8.0,
+                clark_evans_r=0.8,
+            )
+            for i, run in zip(numbers, runs, strict=True)
+        )
+
+
+def bare_read() -> Iterator[tuple]:
+    """The baseline: one ordered ``values_list().iterator()`` over the image table."""
+    from nanomark.exports.rows import CHUNK_SIZE
+    from nanomark.imaging.models import SEMImage
+
+    fields = ("pk", "sample_id", "original_filename", "pixel_size_nm", "acquired_at")
+    return SEMImage.objects.values_list(*fields).order_by("pk").iterator(chunk_size=CHUNK_SIZE)
+
+
+def timed(stream: Callable[[], Iterator]) -> float:
+    """Seconds to consume ``stream()`` to its end."""
+    start = time.perf_counter()
+    for _ in stream():
+        pass
+    return time.perf_counter() - start
+
+
+def peak_memory(stream: Callable[[], Iterator]) -> tuple[float, float]:
+    """(Python allocations, pyarrow pool) peaks in MiB above their levels before ``stream()``."""
+    import pyarrow as pa
+
+    arrow_base = arrow_peak = pa.total_allocated_bytes()
+    tracemalloc.start()
+    for _ in stream():
+        arrow_peak = max(arrow_peak, pa.total_allocated_bytes())
+    python_peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return python_peak / MIB, (arrow_peak - arrow_base) / MIB
+
+
+def measure(size: int, user) -> dict[tuple[str, str], tuple[float, float, float]]:
+    """Print one line per table and format; returns (seconds, python MiB, arrow MiB) by them."""
+    from nanomark.exports.rows import TABLES
+    from nanomark.exports.writers import FORMATS
+
+    t_bare = min(timed(bare_read) for _ in range(REPEATS))
+    print(f"{size:>8} {'bare':8} {'-':8} {t_bare:8.2f} {size / t_bare:10,.0f} {1:8.2f}")
+    # "rows" streams the table without writing it: what the rows cost apart from the format.
+    writers = {"rows": lambda table: table.rows} | {
+        name: export_format.write for name, export_format in FORMATS.items()
+    }
+    results = {}
+    for table, build in TABLES.items():
+        for name, write in writers.items():
+
+            def stream(build=build, write=write) -> Iterator:
+                return write(build(user))
+
+            seconds = min(timed(stream) for _ in range(REPEATS))
+            python_mib, arrow_mib = peak_memory(stream)
+            results[table, name] = (seconds, python_mib, arrow_mib)
+            print(
+                f"{size:>8} {table:8} {name:8} {seconds:8.2f} {size / seconds:10,.0f} "
+                f"{seconds / t_bare:8.2f} {python_mib:11.1f} {arrow_mib:10.1f}"
+            )
+    return results
+
+
+def main() -> None:
+    args = parse_args()
+    with bench_database(args.database_url):
+        from django.core.management import call_command
+        from django.db import connection
+
+        call_command("migrate", verbosity=0)
+        user, lab, material, versions = create_owner()
+        print(f"database: {connection.vendor}; one image per sample, so rows = samples = images")
+        print(
+            f"{'rows':>8} {'table':8} {'format':8} {'seconds':>8} {'rows/s':>10} "
+            f"{'vs bare':>8} {'py peak MiB':>11} {'arrow MiB':>10}"
+        )
+        created, results = 0, {}
+        for size in args.sizes:
+            start = time.perf_counter()
+            create_samples(lab, material, versions, created, size)
+            created = size
+            gc.collect()  # the set-up's garbage would slow every later collection
+            print(f"# {size} samples ready ({time.perf_counter() - start:.0f} s to create)")
+            results[size] = measure(size, user)
+        smallest, largest = args.sizes[0], args.sizes[-1]
+        print(f"peak Python memory {largest} / {smallest} rows (goal about 1):")
+        for key, (_, python_mib, _) in results[largest].items():
+            print(f"  {key[0]:8} {key[1]:8} {python_mib / results[smallest][key][1]:6.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""Streaming writers of export tables: CSV, JSON and Parquet, each yielding bytes chunks.
+
+Every writer reads the table's rows in batches of ``batch_rows`` and yields
+one chunk per batch, so memory stays bounded by one batch whatever the
+number of rows. Dates and times are written as ISO 8601 (Parquet: date32 and
+UTC timestamps); a missing value is an empty CSV field, a JSON null, a
+Parquet null.
+"""
+
+import csv
+import io
+import json
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from itertools import islice
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from nanomark.exports.rows import Table
+
+#: Rows per yielded chunk (and per Parquet row group).
+BATCH_ROWS = 2000
+
+_ARROW_TYPES = {
+    "int": pa.int64(),
+    "float": pa.float64(),
+    "str": pa.string(),
+    "datetime": pa.timestamp("us", tz="UTC"),
+    "date": pa.date32(),
+}
+
+
+def _batches(rows: Iterator[tuple], size: int) -> Iterator[list[tuple]]:
+    if size < 1:
+        raise ValueError(f"batch_rows must be >= 1, got {size}")
+    while batch := list(islice(rows, size)):
+        yield batch
+
+
+def write_csv(table: Table, batch_rows: int = BATCH_ROWS) -> Iterator[bytes]:
+    """CSV in UTF-8: a header of column names, then one line per row.
+
+    Times are ISO 8601 with a space between date and time (``str(datetime)``).
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([column.name for column in table.columns])
+    for batch in _batches(table.rows, batch_rows):
+        writer.writerows(batch)
+        yield buffer.getvalue().encode()
+        buffer.seek(0)
+        buffer.truncate()
+    if buffer.tell():  # the header of an empty table
+        yield buffer.getvalue().encode()
+
+
+def write_json(table: Table, batch_rows: int = BATCH_ROWS) -> Iterator[bytes]:
+    """A JSON array of objects, one per row, keyed by column name; NaN and ±inf become null."""
+    names = [column.name for column in table.columns]
+    strict = json.JSONEncoder(allow_nan=False, default=_isoformat_value)
+    opening = b"["
+    for batch in _batches(table.rows, batch_rows):
+        objects = [dict(zip(names, row, strict=True)) for row in batch]
+        try:
+            text = strict.encode(objects)
+        except ValueError:  # a non-finite float: rare, so only then is every value checked
+            text = strict.encode([{k: _finite(v) for k, v in obj.items()} for obj in objects])
+        yield opening + text[1:-1].encode()
+        opening = b","
+    yield b"[]" if opening == b"[" else b"]"
+
+
+def _isoformat_value(value):
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def _finite(value):
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+class _ByteSink(io.RawIOBase):
+    """A write-only file that keeps what was written until :meth:`drain` hands it out."""
+
+    def __init__(self) -> None:
+        self._chunks: list[bytes] = []
+        self._position = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self._chunks.append(bytes(data))
+        self._position += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self._position
+
+    def drain(self) -> bytes:
+        """The bytes written since the last drain."""
+        data, self._chunks = b"".join(self._chunks), []
+        return data
+
+
+def arrow_schema(table: Table) -> pa.Schema:
+    """The Arrow schema of ``table``'s columns (all nullable)."""
+    return pa.schema([pa.field(column.name, _ARROW_TYPES[column.type]) for column in table.columns])
+
+
+def write_parquet(table: Table, batch_rows: int = BATCH_ROWS) -> Iterator[bytes]:
+    """A Parquet file, one row group per batch, yielded as each row group is written."""
+    schema = arrow_schema(table)
+    sink = _ByteSink()
+    with pq.ParquetWriter(sink, schema, compression="zstd") as writer:
+        for batch in _batches(table.rows, batch_rows):
+            columns = zip(*batch, strict=True)
+            arrays = [
+                pa.array(values, type) for values, type in zip(columns, schema.types, strict=True)
+            ]
+            writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=schema))
+            yield sink.drain()
+    yield sink.drain()
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    """A file format of exports: its writer and HTTP content type."""
+
+    write: Callable[[Table], Iterator[bytes]]
+    content_type: str
+
+
+#: Export formats by file extension.
+FORMATS: dict[str, ExportFormat] = {
+    "csv": ExportFormat(write_csv, "text/csv; charset=utf-8"),
+    "json": ExportFormat(write_json, "application/json"),
+    "parquet": ExportFormat(write_parquet, "application/vnd.apache.parquet"),
+}
