@@ -7,11 +7,11 @@ import torch
 from ml.data import prepare_image
 from ml.embedder import PatchEmbedder
 from ml.inference import (
+    order_with_saliency,
     patch_embeddings,
     predict_defects,
     predict_order,
     predict_orders,
-    order_with_saliency,
     saliency_map,
     segment_prepared,
 )
