@@ -66,7 +66,7 @@ format: install-dev
 	$(VENV)/bin/ruff check --fix .
 
 bench: install-dev  ## benchmarks: each prints a ratio against a baseline measured in the same run
-	for script in bench/*.py; do echo "== $$script"; $(PY) $$script; done
+	for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script; done
 
 clean:  ## remove the virtualenv and all local data (database, media, demo images)
 	rm -rf $(VENV) var
