@@ -55,7 +55,12 @@ def test_a_worker_takes_a_queued_run_to_the_end(labs, active_models, rendered_pn
     assert run.attempts == 1
     assert OrderScore.objects.filter(run=run).count() == 1
     assert DefectStatistic.objects.filter(run=run).count() == 4
-    assert run.indexed_at is not None
+    # The vectors join the index right after the run's success is committed.
+    _wait_for(
+        lambda: AnalysisRun.objects.filter(pk=run_pk, indexed_at__isnull=False).exists(),
+        30,
+        "the embeddings to be indexed",
+    )
     _wait_for(lambda: not OrmQ.objects.exists(), 10, "the task to be acknowledged")
 
 
