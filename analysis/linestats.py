@@ -184,19 +184,20 @@ def _skeleton_and_half_width(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Skeleton ((H, W) bool) and distance to the background ((H, W) float64, px).
 
     Holes no larger than the square of the lines' typical width (twice the
-    median distance to the background along the skeleton) are filled first:
-    a pinhole in a band, as rasterising or segmentation leaves where lines
-    meet, would otherwise become a loop of the skeleton.
+    median distance to the background along the ridge of the distance map,
+    where the skeleton will run) are filled first: a pinhole in a band, as
+    rasterising or segmentation leaves where lines meet, would otherwise
+    become a loop of the skeleton. Thinning runs once, after the filling (it
+    is the costly step on wide or blotchy masks).
     """
-    skeleton = skeletonize(mask)
     half_width = ndimage.distance_transform_edt(mask)
-    if not skeleton.any():
-        return skeleton, half_width
-    width_px = 2.0 * float(np.median(half_width[skeleton]))
-    filled = remove_small_holes(mask, max_size=int(width_px**2))
-    if np.array_equal(filled, mask):
-        return skeleton, half_width
-    return skeletonize(filled), ndimage.distance_transform_edt(filled)
+    ridge = mask & (half_width >= ndimage.maximum_filter(half_width, size=3))
+    if ridge.any():
+        width_px = 2.0 * float(np.median(half_width[ridge]))
+        filled = remove_small_holes(mask, max_size=int(width_px**2))
+        if not np.array_equal(filled, mask):
+            mask, half_width = filled, ndimage.distance_transform_edt(filled)
+    return skeletonize(mask), half_width
 
 
 def _prune(skeleton: np.ndarray, half_width: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
