@@ -17,6 +17,7 @@ from nanomark.api.search import SimilarSampleSerializer, SimilarSamplesQuerySeri
 from nanomark.samples.choices import MaterialKind, SynthesisKind
 from nanomark.samples.filters import SampleFilter
 from nanomark.samples.models import (
+    SYNTHESIS_CONDITIONS,
     Material,
     PropertyMeasurement,
     Sample,
@@ -74,21 +75,7 @@ class SynthesisSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Synthesis
-        fields = [
-            "id",
-            "sample",
-            "kind",
-            "precursor",
-            "precursor_mass_mg",
-            "support_mass_mg",
-            "solvent",
-            "solvent_volume_ml",
-            "temperature_c",
-            "duration_min",
-            "performed_on",
-            "notes",
-            "parameters",
-        ]
+        fields = ["id", "sample", "kind", *SYNTHESIS_CONDITIONS, "notes", "parameters"]
 
     def validate_parameters(self, parameters: list[dict]) -> list[dict]:
         names = [parameter["name"] for parameter in parameters]

@@ -34,7 +34,13 @@ from analysis.defects import DEFECT_CLASSES
 from nanomark.imaging.models import SEMImage
 from nanomark.results.current import current_analysis_runs
 from nanomark.results.models import AnalysisRun
-from nanomark.samples.models import PropertyMeasurement, Sample, Synthesis, SynthesisParameter
+from nanomark.samples.models import (
+    SYNTHESIS_CONDITIONS,
+    PropertyMeasurement,
+    Sample,
+    Synthesis,
+    SynthesisParameter,
+)
 
 #: Rows fetched from the database per round trip of each streamed query.
 CHUNK_SIZE = 2000
@@ -170,31 +176,17 @@ _DEFECT_FIELDS = tuple(
 )
 
 #: The sample's latest synthesis step; ``synthesis_count`` counts all of its steps.
+# Column types of the model fields the exports read.
+_FIELD_TYPES = {"CharField": "str", "FloatField": "float", "DateField": "date"}
 SYNTHESIS_COLUMNS = _columns(
     ("synthesis_count", "int"),
     ("synthesis_kind", "str"),
-    ("synthesis_precursor", "str"),
-    ("synthesis_precursor_mass_mg", "float"),
-    ("synthesis_support_mass_mg", "float"),
-    ("synthesis_solvent", "str"),
-    ("synthesis_solvent_volume_ml", "float"),
-    ("synthesis_temperature_c", "float"),
-    ("synthesis_duration_min", "float"),
-    ("synthesis_performed_on", "date"),
+    *(
+        (f"synthesis_{name}", _FIELD_TYPES[Synthesis._meta.get_field(name).get_internal_type()])
+        for name in SYNTHESIS_CONDITIONS
+    ),
 )
-_SYNTHESIS_FIELDS = (
-    "sample_id",
-    "pk",
-    "kind",
-    "precursor",
-    "precursor_mass_mg",
-    "support_mass_mg",
-    "solvent",
-    "solvent_volume_ml",
-    "temperature_c",
-    "duration_min",
-    "performed_on",
-)
+_SYNTHESIS_FIELDS = ("sample_id", "pk", "kind", *SYNTHESIS_CONDITIONS)
 _NO_SYNTHESIS = (0,) + (None,) * (len(SYNTHESIS_COLUMNS) - 1)
 
 # Where the order score sits in ANALYSIS_COLUMNS: a sample row averages it and all after it.

@@ -33,7 +33,13 @@ from django.db import IntegrityError, transaction
 
 from nanomark.accounts.models import Lab
 from nanomark.samples.choices import MaterialKind
-from nanomark.samples.models import Material, PropertyMeasurement, Sample, Synthesis
+from nanomark.samples.models import (
+    SYNTHESIS_CONDITIONS,
+    Material,
+    PropertyMeasurement,
+    Sample,
+    Synthesis,
+)
 
 #: Largest file accepted, in bytes.
 MAX_CSV_BYTES = 2 * 1024 * 1024
@@ -42,16 +48,6 @@ MAX_ROWS = 5000
 
 SAMPLE_COLUMNS = ("code", "material", "material_kind", "description")
 REQUIRED_COLUMNS = ("code", "material")
-SYNTHESIS_COLUMNS = (
-    "precursor",
-    "precursor_mass_mg",
-    "support_mass_mg",
-    "solvent",
-    "solvent_volume_ml",
-    "temperature_c",
-    "duration_min",
-    "performed_on",
-)
 NUMBER_COLUMNS = (
     "precursor_mass_mg",
     "support_mass_mg",
@@ -142,7 +138,7 @@ def _model_fields(model, names, **overrides) -> dict[str, tuple[forms.Field, Any
 _CELL_FIELDS = {
     **_model_fields(Sample, ("code", "description")),
     **_model_fields(Material, ("name",)),
-    **_model_fields(Synthesis, SYNTHESIS_COLUMNS, performed_on={"input_formats": ["%Y-%m-%d"]}),
+    **_model_fields(Synthesis, SYNTHESIS_CONDITIONS, performed_on={"input_formats": ["%Y-%m-%d"]}),
 }
 _PROPERTY_VALUE = _model_fields(PropertyMeasurement, ("value",))["value"]
 _PROPERTY_NAME_LENGTH = PropertyMeasurement._meta.get_field("name").max_length
@@ -154,7 +150,7 @@ def template_csv() -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(
-        [*SAMPLE_COLUMNS, *SYNTHESIS_COLUMNS, "prop:BET surface area [m2/g]", "prop:ID/IG"]
+        [*SAMPLE_COLUMNS, *SYNTHESIS_CONDITIONS, "prop:BET surface area [m2/g]", "prop:ID/IG"]
     )
     writer.writerow(
         [
@@ -337,7 +333,7 @@ def _delimiter(text: str) -> str:
 
 def _read_header(header: list[str]) -> tuple[list[Column], list[PropertyColumn]]:
     """The column of each header cell, and the property columns among them."""
-    known = (*SAMPLE_COLUMNS, *SYNTHESIS_COLUMNS)
+    known = (*SAMPLE_COLUMNS, *SYNTHESIS_CONDITIONS)
     columns: list[Column] = []
     problems = []
     for cell in header:
@@ -405,7 +401,7 @@ def _read_row(
     _clean("code", row.code, _CELL_FIELDS["code"], errors)
     _clean("description", row.description, _CELL_FIELDS["description"], errors)
     _clean("material", row.material, _CELL_FIELDS["name"], errors)
-    for column in SYNTHESIS_COLUMNS:
+    for column in SYNTHESIS_CONDITIONS:
         text = values.get(column, "")
         if text:
             row.synthesis[column] = _clean(column, text, _CELL_FIELDS[column], errors)

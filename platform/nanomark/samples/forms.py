@@ -10,6 +10,7 @@ from nanomark.accounts.models import Lab
 from nanomark.samples.choices import MaterialKind
 from nanomark.samples.csvimport import CSVImportError, check_size
 from nanomark.samples.models import (
+    SYNTHESIS_CONDITIONS,
     Material,
     PropertyMeasurement,
     Sample,
@@ -88,18 +89,7 @@ class SynthesisForm(forms.ModelForm):
 
     class Meta:
         model = Synthesis
-        fields = [
-            "kind",
-            "precursor",
-            "precursor_mass_mg",
-            "support_mass_mg",
-            "solvent",
-            "solvent_volume_ml",
-            "temperature_c",
-            "duration_min",
-            "performed_on",
-            "notes",
-        ]
+        fields = ["kind", *SYNTHESIS_CONDITIONS, "notes"]
         labels = {
             "precursor_mass_mg": "Precursor mass (mg)",
             "support_mass_mg": "Support mass (mg)",

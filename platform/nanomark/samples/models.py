@@ -77,6 +77,20 @@ class Sample(LabOwned):
                 ancestor = ancestor.parent
 
 
+#: The conditions a synthesis step records (fields of :class:`Synthesis`), in the order
+#: forms, the API, CSV imports and exports list them.
+SYNTHESIS_CONDITIONS = (
+    "precursor",
+    "precursor_mass_mg",
+    "support_mass_mg",
+    "solvent",
+    "solvent_volume_ml",
+    "temperature_c",
+    "duration_min",
+    "performed_on",
+)
+
+
 class Synthesis(models.Model):
     """One preparation step of a sample, e.g. Pd2dba3 decoration in CHCl3 at 80 °C for 1-5 min."""
 
