@@ -13,10 +13,10 @@ from nanomark.exports.correlation import (
     pearson,
     sample_values,
 )
-from nanomark.imaging.models import SEMImage
 from nanomark.results.models import AnalysisRun, OrderScore, ParticleStatistics
 from nanomark.runs import RunStatus
 from nanomark.samples.models import PropertyMeasurement, Sample
+from tests.platform.rows import image_row
 
 BET = "prop:BET area [m2/g]"
 
@@ -67,18 +67,7 @@ def test_correlation_matrix_is_pairwise_complete():
 
 
 def _analysed_image(sample: Sample, name: str, score: float, clark_evans_r: float | None = None):
-    image = SEMImage.objects.create(
-        lab=sample.lab,
-        sample=sample,
-        original_filename=name,
-        sha256=name.ljust(64, "0"),
-        format="png",
-        size_bytes=1,
-        width_px=128,
-        height_px=96,
-        bit_depth=8,
-        channels=1,
-    )
+    image = image_row(sample, name)
     run = AnalysisRun.objects.create(
         lab=sample.lab,
         image=image,

@@ -35,6 +35,7 @@ from nanomark.samples.models import (
     Synthesis,
     SynthesisParameter,
 )
+from tests.platform.rows import image_row
 
 pytestmark = pytest.mark.django_db
 
@@ -44,18 +45,12 @@ def _at(month: int, day: int = 1) -> datetime:
 
 
 def _image(sample: Sample, filename: str, acquired_at: datetime | None = None) -> SEMImage:
-    return SEMImage.objects.create(
-        lab=sample.lab,
-        sample=sample,
+    return image_row(
+        sample,
+        filename,
         original=f"originals/{filename}",
-        original_filename=filename,
-        sha256=f"{SEMImage.objects.count():064x}",
         format="tiff",
         size_bytes=1000,
-        width_px=128,
-        height_px=96,
-        bit_depth=8,
-        channels=1,
         pixel_size_nm=0.99,
         acquired_at=acquired_at,
     )

@@ -13,6 +13,7 @@ from nanomark.results.models import AnalysisRun, OrderScore
 from nanomark.runs import RunStatus
 from nanomark.samples.filters import SampleFilter
 from nanomark.samples.models import Sample, Synthesis
+from tests.platform.rows import image_row
 
 pytestmark = pytest.mark.django_db
 
@@ -42,25 +43,13 @@ def test_viewers_read_and_members_write(labs):
 
 
 def test_sample_filter_by_synthesis_and_current_order_score(labs):
-    from nanomark.imaging.models import SEMImage
 
     sample_a = labs["sample_a"]
     other = Sample.objects.create(lab=labs["a"], code="S2", material=sample_a.material)
     Synthesis.objects.create(sample=sample_a, precursor="Pd2dba3", temperature_c=80)
     Synthesis.objects.create(sample=other, precursor="Pd(OAc)2", temperature_c=25)
     for sample, scores in [(sample_a, [0.9, 0.2]), (other, [0.4])]:
-        image = SEMImage.objects.create(
-            lab=sample.lab,
-            sample=sample,
-            original_filename="x.png",
-            sha256=sample.code.ljust(64, "0"),
-            format="png",
-            size_bytes=1,
-            width_px=1,
-            height_px=1,
-            bit_depth=8,
-            channels=1,
-        )
+        image = image_row(sample, "x.png", width_px=1, height_px=1)
         # Successive runs with newer classifiers: only the most recent one counts.
         for day, score in enumerate(scores, start=1):
             classifier = ModelVersion.objects.create(

@@ -9,6 +9,7 @@ from nanomark.registry.models import ModelVersion
 from nanomark.registry.views import metrics_table
 from nanomark.results.models import AnalysisBatch, AnalysisRun
 from nanomark.runs import RunStatus
+from tests.platform.rows import image_row
 
 pytestmark = pytest.mark.django_db
 
@@ -34,18 +35,7 @@ def _cross_validation(n_params: int = 21_300_000) -> dict:
 
 
 def _image(lab, sample, name: str) -> SEMImage:
-    return SEMImage.objects.create(
-        lab=lab,
-        sample=sample,
-        original_filename=name,
-        sha256=name.ljust(64, "0"),
-        format="png",
-        size_bytes=1,
-        width_px=128,
-        height_px=96,
-        bit_depth=8,
-        channels=1,
-    )
+    return image_row(sample, name, lab=lab)
 
 
 @pytest.fixture

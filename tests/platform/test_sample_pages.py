@@ -25,24 +25,13 @@ from nanomark.samples.models import (
     Synthesis,
     SynthesisParameter,
 )
+from tests.platform.rows import image_row
 
 pytestmark = pytest.mark.django_db
 
 
 def make_image(sample, name="a.png") -> SEMImage:
-    return SEMImage.objects.create(
-        lab=sample.lab,
-        sample=sample,
-        original_filename=name,
-        sha256=f"{sample.pk}-{name}".ljust(64, "0"),
-        format="png",
-        size_bytes=1,
-        width_px=100,
-        height_px=80,
-        bit_depth=8,
-        channels=1,
-        pixel_size_nm=2.0,
-    )
+    return image_row(sample, name, width_px=100, height_px=80, pixel_size_nm=2.0)
 
 
 def analyse(image, score, day=1, name=None, status=RunStatus.SUCCEEDED) -> AnalysisRun:

@@ -22,6 +22,7 @@ from nanomark.search.queries import (
     search_similar,
     similar_samples,
 )
+from tests.platform.rows import image_row
 
 pytestmark = pytest.mark.django_db
 DIM = 16
@@ -44,18 +45,7 @@ def _embedder(lab, name="emb") -> ModelVersion:
 
 
 def _image(sample, name: str) -> SEMImage:
-    return SEMImage.objects.create(
-        lab=sample.lab,
-        sample=sample,
-        original_filename=name,
-        sha256=name.ljust(64, "0"),
-        format="png",
-        size_bytes=1,
-        width_px=448,
-        height_px=224,
-        bit_depth=8,
-        channels=1,
-    )
+    return image_row(sample, name, width_px=448, height_px=224)
 
 
 def _analysed(image, embedder, vectors: list[np.ndarray], day: int = 1) -> AnalysisRun:

@@ -9,8 +9,8 @@ import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from nanomark.imaging.models import SEMImage
 from nanomark.samples.models import PropertyMeasurement
+from tests.platform.rows import image_row
 
 pytestmark = pytest.mark.django_db
 
@@ -19,20 +19,7 @@ pytestmark = pytest.mark.django_db
 def rows(labs):
     """One image in each lab; a BET measurement of lab A's sample."""
     for sample, name in [(labs["sample_a"], "a.png"), (labs["sample_b"], "b.png")]:
-        SEMImage.objects.create(
-            lab=sample.lab,
-            sample=sample,
-            original=f"originals/{name}",
-            original_filename=name,
-            sha256=name.ljust(64, "0"),
-            format="png",
-            size_bytes=1000,
-            width_px=128,
-            height_px=96,
-            bit_depth=8,
-            channels=1,
-            pixel_size_nm=0.99,
-        )
+        image_row(sample, name, original=f"originals/{name}", size_bytes=1000, pixel_size_nm=0.99)
     PropertyMeasurement.objects.create(
         sample=labs["sample_a"], name="BET", value=512.0, unit="m2/g"
     )

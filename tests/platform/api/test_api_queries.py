@@ -6,12 +6,13 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from nanomark.computations.models import MonteCarloRun, XtbCalculation
-from nanomark.imaging.models import OrderLabel, SEMImage
+from nanomark.imaging.models import OrderLabel
 from nanomark.registry.choices import ModelTask
 from nanomark.registry.models import ModelVersion
 from nanomark.results.models import AnalysisRun, DefectStatistic, OrderScore, ParticleStatistics
 from nanomark.runs import RunStatus
 from nanomark.samples.models import PropertyMeasurement, Sample, Synthesis, SynthesisParameter
+from tests.platform.rows import image_row
 
 pytestmark = pytest.mark.django_db
 
@@ -36,18 +37,8 @@ def _add_rows(labs, n: int) -> None:
         synthesis = Synthesis.objects.create(sample=sample, temperature_c=80.0)
         SynthesisParameter.objects.create(synthesis=synthesis, name="rpm", value=600)
         PropertyMeasurement.objects.create(sample=sample, name="BET", value=500.0)
-        image = SEMImage.objects.create(
-            lab=lab,
-            sample=sample,
-            original=f"originals/{i}.png",
-            original_filename=f"{i}.png",
-            sha256=f"{i:064x}",
-            format="png",
-            size_bytes=1,
-            width_px=8,
-            height_px=8,
-            bit_depth=8,
-            channels=1,
+        image = image_row(
+            sample, f"{i}.png", lab=lab, original=f"originals/{i}.png", width_px=8, height_px=8
         )
         OrderLabel.objects.create(image=image, label="ordered", annotator=labs["alice"])
         version = ModelVersion.objects.create(

@@ -9,25 +9,13 @@ from nanomark.registry.choices import ModelTask
 from nanomark.registry.models import ModelVersion
 from nanomark.results.models import AnalysisRun, DefectStatistic, OrderScore, ParticleStatistics
 from nanomark.runs import RunStatus
+from tests.platform.rows import image_row
 
 pytestmark = pytest.mark.django_db
 
 
 def _image(sample, name: str) -> SEMImage:
-    return SEMImage.objects.create(
-        lab=sample.lab,
-        sample=sample,
-        original=f"originals/{name}",
-        original_filename=name,
-        sha256=name.ljust(64, "0"),
-        format="png",
-        size_bytes=1000,
-        width_px=128,
-        height_px=96,
-        bit_depth=8,
-        channels=1,
-        pixel_size_nm=1.0,
-    )
+    return image_row(sample, name, original=f"originals/{name}", size_bytes=1000, pixel_size_nm=1.0)
 
 
 def _version(lab, name: str, task=ModelTask.ORDER_CLASSIFIER, **fields) -> ModelVersion:

@@ -15,6 +15,7 @@ from nanomark.results.models import AnalysisRun, PatchEmbedding
 from nanomark.runs import RunStatus
 from nanomark.samples.models import Material, Sample
 from nanomark.search.index import sync_index
+from tests.platform.rows import image_row
 
 pytestmark = pytest.mark.django_db
 
@@ -23,19 +24,8 @@ V = (0.8 * E[0] + 0.6 * E[1]).astype(np.float32)
 
 
 def _image(sample, name: str) -> SEMImage:
-    return SEMImage.objects.create(
-        lab=sample.lab,
-        sample=sample,
-        original=f"originals/{name}",
-        original_filename=name,
-        sha256=name.ljust(64, "0"),
-        format="png",
-        size_bytes=1000,
-        width_px=128,
-        height_px=64,
-        bit_depth=8,
-        channels=1,
-        pixel_size_nm=1.0,
+    return image_row(
+        sample, name, original=f"originals/{name}", size_bytes=1000, height_px=64, pixel_size_nm=1.0
     )
 
 
