@@ -1,11 +1,13 @@
 """Similar-material queries: by image region, by image, by sample; sample-to-sample distances.
 
-A query is a set of unit vectors from one embedder: the stored patch
+A query is a set of unit vectors from one embedder, taken from images'
+current analyses (:mod:`nanomark.results.current`): the stored patch
 embeddings overlapping a region (weighted by overlap), all patches of an
 image, or all patches of a sample's images. The index returns the nearest
-patches by cosine similarity; the hits are restricted to the user's labs and
-the filters in the database (the source of truth, so vectors of deleted
-images drop out), deduplicated, and ranked as patches, images and samples.
+patches by cosine similarity; the hits are restricted in the database (the
+source of truth) to current analyses in the user's labs and to the filters,
+so vectors of deleted images and superseded runs drop out, and ranked as
+patches, images and samples.
 """
 
 from dataclasses import dataclass
@@ -16,10 +18,10 @@ from django.db.models import Q, QuerySet
 from analysis.vectorindex import aggregate_hits, rank_samples
 from nanomark.imaging.models import SEMImage
 from nanomark.registry.models import ModelVersion
+from nanomark.results.current import current_analysis_runs
 from nanomark.results.models import AnalysisRun, PatchEmbedding
-from nanomark.runs import RunStatus
 from nanomark.samples.models import Sample, Synthesis
-from nanomark.search.index import decode_vectors, load_index
+from nanomark.search.index import decode_vectors, load_index, stored_vectors
 
 #: Index hits fetched per result wanted, to leave room for filtering and duplicates.
 OVERSAMPLE = 10
@@ -110,24 +112,33 @@ class SearchResult:
 
 
 def current_runs(embedder: ModelVersion, images: QuerySet | None = None) -> dict[int, int]:
-    """image id → its latest requested succeeded run with ``embedder`` (among ``images``)."""
-    runs = AnalysisRun.objects.filter(embedder=embedder, status=RunStatus.SUCCEEDED)
-    if images is not None:
-        runs = runs.filter(image__in=images)
-    latest: dict[int, int] = {}
-    for image_id, run_id in runs.order_by("image_id", "-pk").values_list("image_id", "pk"):
-        latest.setdefault(image_id, run_id)
-    return latest
+    """image id → its current analysis run (:mod:`nanomark.results.current`), where that run
+    used ``embedder`` (optionally only among ``images``)."""
+    runs = (
+        AnalysisRun.objects.all()
+        if images is None
+        else AnalysisRun.objects.filter(image__in=images)
+    )
+    current = current_analysis_runs(runs).values("pk")
+    return dict(
+        AnalysisRun.objects.filter(pk__in=current, embedder=embedder).values_list("image_id", "pk")
+    )
 
 
-def embedder_of(image: SEMImage) -> ModelVersion:
-    """The embedder of the image's latest succeeded run that computed embeddings."""
-    run = (
-        AnalysisRun.objects.filter(image=image, status=RunStatus.SUCCEEDED, embedder__isnull=False)
+def _latest_embedding_run(images: QuerySet) -> AnalysisRun | None:
+    """The latest requested of the current analyses of ``images`` that computed embeddings."""
+    current = current_analysis_runs(AnalysisRun.objects.filter(image__in=images)).values("pk")
+    return (
+        AnalysisRun.objects.filter(pk__in=current, embedder__isnull=False)
         .select_related("embedder")
         .order_by("-pk")
         .first()
     )
+
+
+def embedder_of(image: SEMImage) -> ModelVersion:
+    """The embedder of the image's current analysis."""
+    run = _latest_embedding_run(SEMImage.objects.filter(pk=image.pk))
     if run is None:
         raise NothingToSearch(
             f"{image} has no analysis with patch embeddings yet (is an embedder active?)"
@@ -185,14 +196,7 @@ def image_query(image: SEMImage) -> Query:
 def sample_query(sample: Sample) -> Query:
     """All patch vectors of the sample's images (its latest embedder); its images left out."""
     images = SEMImage.objects.filter(sample=sample)
-    run = (
-        AnalysisRun.objects.filter(
-            image__in=images, status=RunStatus.SUCCEEDED, embedder__isnull=False
-        )
-        .select_related("embedder")
-        .order_by("-pk")
-        .first()
-    )
+    run = _latest_embedding_run(images)
     if run is None:
         raise NothingToSearch(f"no image of sample {sample.code} has patch embeddings yet")
     return Query(
@@ -203,10 +207,10 @@ def sample_query(sample: Sample) -> Query:
 
 
 def _vectors(embeddings: QuerySet) -> np.ndarray:
-    blobs = [bytes(blob) for blob in embeddings.order_by("pk").values_list("vector", flat=True)]
-    if not blobs:
+    _, vectors = stored_vectors(embeddings)
+    if not len(vectors):
         raise NothingToSearch("no patch embeddings to search with")
-    return decode_vectors(blobs)
+    return vectors
 
 
 def search_similar(
@@ -230,21 +234,18 @@ def search_similar(
     for score, hit in zip(scores.ravel(), ids.ravel(), strict=True):
         if hit >= 0 and score > best.get(int(hit), -np.inf):
             best[int(hit)] = float(score)
-    allowed = PatchEmbedding.objects.restrict(user).filter(pk__in=list(best))
+    # Only patches of current analyses: older runs' vectors stay in the index until `reindex`.
+    current = current_analysis_runs(AnalysisRun.objects.restrict(user)).values("pk")
+    allowed = PatchEmbedding.objects.filter(pk__in=list(best), run__in=current)
     allowed = allowed.exclude(run__image_id__in=query.exclude_image_ids).exclude(
         pk__in=query.exclude_embedding_ids
     )
     if filters is not None:
         allowed = allowed.filter(filters.sample_condition("run__image__sample__"))
-    hits, seen = [], set()
     rows = allowed.values_list(
         "pk", "run__image_id", "run__image__sample_id", "x_px", "y_px", "size_px"
     )
-    for pk, image_id, sample_id, x, y, size in sorted(rows, key=lambda row: -best[row[0]]):
-        if (image_id, x, y, size) in seen:
-            continue  # the same patch embedded by an older run with this embedder
-        seen.add((image_id, x, y, size))
-        hits.append(PatchHit(pk, image_id, sample_id, x, y, size, best[pk]))
+    hits = sorted((PatchHit(*row, best[row[0]]) for row in rows), key=lambda hit: -hit.similarity)
     patches = hits[:k]
     by_id = {hit.embedding_id: hit for hit in patches}
     ids_ranked = np.array([hit.embedding_id for hit in patches], dtype=np.int64)
