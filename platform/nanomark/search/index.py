@@ -100,20 +100,21 @@ def _locked_update(embedder: ModelVersion, rebuild: bool) -> int:
     try:
         with transaction.atomic():
             state = _locked_state(embedder)
-            runs = _indexable_runs(embedder)
-            if not rebuild:
-                runs = runs.filter(indexed_at__isnull=True)
-            run_ids = list(runs.values_list("pk", flat=True))
-            ids, vectors = stored_vectors(PatchEmbedding.objects.filter(run_id__in=run_ids))
             index = None if rebuild else _read(state)
-            if len(ids) and (index is None or kind_for_size(len(index) + len(ids)) != index.kind):
-                # Missing, rebuilt on request, or outgrown its kind: start from every vector.
-                run_ids = list(_indexable_runs(embedder).values_list("pk", flat=True))
-                ids, vectors = stored_vectors(PatchEmbedding.objects.filter(run_id__in=run_ids))
-                index = VectorIndex.build(ids, vectors)
-            elif len(ids):
-                index.add(ids, vectors)
+            pending = _indexable_runs(embedder)
+            if index is not None:
+                pending = pending.filter(indexed_at__isnull=True)
+                added = PatchEmbedding.objects.filter(run__in=pending).count()
+                if kind_for_size(len(index) + added) != index.kind:
+                    # Outgrown its kind (exact search turns approximate): start again.
+                    index, pending = None, _indexable_runs(embedder)
+            run_ids = list(pending.values_list("pk", flat=True))
+            ids, vectors = stored_vectors(PatchEmbedding.objects.filter(run_id__in=run_ids))
             if len(ids):
+                if index is None:
+                    index = VectorIndex.build(ids, vectors)
+                else:
+                    index.add(ids, vectors)
                 _write(state, index, written)
             elif rebuild and state.file:
                 _clear(state)
