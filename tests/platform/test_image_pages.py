@@ -190,18 +190,19 @@ def test_label_buttons_record_the_annotators_label(client, labs, image):
         "human",
         "clear lines",
     )
-    # A second click is alice's new judgement; it replaces her first.
+    # A second click is alice's new judgement; it replaces her first, which is kept.
     client.post(url, {"label": "disordered"})
-    assert list(OrderLabel.objects.values_list("label", "annotator__username")) == [
+    assert list(OrderLabel.objects.current().values_list("label", "annotator__username")) == [
         ("disordered", "alice")
     ]
+    assert OrderLabel.objects.get(label="ordered").replaced_at is not None
     html = client.get(image.get_absolute_url()).content.decode()
     assert "<td>Disordered</td>" in html
     assert "<td>alice</td>" in html
     bad = client.post(url, {"label": "maybe"})
     assert bad.status_code == 400
     assert "Select a valid choice" in bad.content.decode()
-    assert OrderLabel.objects.get().label == "disordered"
+    assert OrderLabel.objects.current().get().label == "disordered"
 
 
 def layers_of(shape=(HEIGHT, WIDTH)) -> np.ndarray:

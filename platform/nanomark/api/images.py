@@ -184,9 +184,18 @@ class OrderLabelSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = OrderLabel
-        fields = ["id", "image", "label", "source", "annotator", "created_at", "note"]
-        read_only_fields = ["source", "created_at"]
-        # One label per annotator and image: a second post changes it (see create()).
+        fields = [
+            "id",
+            "image",
+            "label",
+            "source",
+            "annotator",
+            "created_at",
+            "note",
+            "replaced_at",
+        ]
+        read_only_fields = ["source", "created_at", "replaced_at"]
+        # One current label per annotator and image: a second post replaces it (see create()).
         validators: list = []
 
 
@@ -197,16 +206,32 @@ class OrderLabelFilter(django_filters.FilterSet):
     image = django_filters.NumberFilter(field_name="image_id")
     label = django_filters.ChoiceFilter(choices=OrderClass.choices)
     source = django_filters.ChoiceFilter(choices=AnnotationSource.choices)
+    include_replaced = django_filters.BooleanFilter(
+        method="keep_all", label="Also labels replaced by a later one of the same annotator"
+    )
 
     class Meta:
         model = OrderLabel
         fields = []
 
+    def filter_queryset(self, queryset):
+        """Current labels only, unless ``include_replaced=true``."""
+        queryset = super().filter_queryset(queryset)
+        return queryset if self.form.cleaned_data.get("include_replaced") else queryset.current()
+
+    def keep_all(self, queryset, name, value):
+        """Read by :meth:`filter_queryset`; filters nothing itself."""
+        return queryset
+
 
 class OrderLabelViewSet(
     LabScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin
 ):
-    """Order labels of the user's images (``?image=<id>``); posting labels an image."""
+    """Current order labels of the user's images (``?image=<id>``); posting labels an image.
+
+    ``?include_replaced=true`` also lists labels replaced by a later one (a
+    model's frozen training set may name them).
+    """
 
     queryset = OrderLabel.objects.select_related("annotator")
     serializer_class = OrderLabelSerializer

@@ -19,7 +19,7 @@ class SEMImageFilter(django_filters.FilterSet):
     uploaded_after = django_filters.DateFilter(field_name="uploaded_at", lookup_expr="date__gte")
     uploaded_before = django_filters.DateFilter(field_name="uploaded_at", lookup_expr="date__lte")
     label = django_filters.ChoiceFilter(
-        field_name="order_labels__label", choices=OrderClass.choices, distinct=True
+        choices=OrderClass.choices, method="filter_label", label="Current order label"
     )
     analysis_status = django_filters.ChoiceFilter(
         field_name="analysis_runs__status", choices=RunStatus.choices, distinct=True
@@ -28,3 +28,9 @@ class SEMImageFilter(django_filters.FilterSet):
     class Meta:
         model = SEMImage
         fields = []
+
+    def filter_label(self, queryset, name, value):
+        """Images with a current (not replaced) label of class ``value``."""
+        return queryset.filter(
+            order_labels__label=value, order_labels__replaced_at__isnull=True
+        ).distinct()

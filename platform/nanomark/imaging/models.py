@@ -8,7 +8,7 @@ import io
 
 import numpy as np
 from django.conf import settings
-from django.db import models
+from django.db import IntegrityError, models, transaction
 from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
@@ -71,8 +71,22 @@ class SEMImage(LabOwned):
         return reverse("image-detail", args=[self.pk])
 
 
+class OrderLabelQuerySet(LabScopedQuerySet):
+    """Order labels; :meth:`current` leaves out those replaced by a later judgement."""
+
+    def current(self) -> "OrderLabelQuerySet":
+        """Each annotator's (or unattributed source's) latest label of each image."""
+        return self.filter(replaced_at__isnull=True)
+
+
 class OrderLabel(models.Model):
-    """A judgement of whether the particles on an image are ordered (one per annotator)."""
+    """A judgement of whether the particles on an image are ordered.
+
+    One *current* label per annotator and image (per source for unattributed
+    labels). A new judgement does not overwrite the old row: the old one gets
+    ``replaced_at`` and stays, because a model version's frozen training set
+    may name it. Lists, filters and training read :meth:`OrderLabelQuerySet.current`.
+    """
 
     lab_path = "image__lab"
 
@@ -86,21 +100,24 @@ class OrderLabel(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     note = models.TextField(blank=True)
+    replaced_at = models.DateTimeField(
+        null=True, blank=True, help_text="when a later label of the same annotator replaced it"
+    )
 
-    objects = LabScopedQuerySet.as_manager()
+    objects = OrderLabelQuerySet.as_manager()
 
     class Meta:
         ordering = ["image", "-created_at"]
         constraints = [
             models.UniqueConstraint(
                 fields=["image", "annotator"],
-                condition=models.Q(annotator__isnull=False),
-                name="one_order_label_per_annotator",
+                condition=models.Q(annotator__isnull=False, replaced_at__isnull=True),
+                name="one_current_order_label_per_annotator",
             ),
             models.UniqueConstraint(
                 fields=["image", "source"],
-                condition=models.Q(annotator__isnull=True),
-                name="one_unattributed_order_label_per_source",
+                condition=models.Q(annotator__isnull=True, replaced_at__isnull=True),
+                name="one_current_unattributed_order_label_per_source",
             ),
         ]
 
@@ -109,21 +126,35 @@ class OrderLabel(models.Model):
 
     @classmethod
     def record(cls, image: SEMImage, annotator, label: str, note: str = "") -> tuple:
-        """Save ``annotator``'s human label of ``image``, replacing their earlier one.
+        """Save ``annotator``'s human label of ``image``; their earlier one becomes replaced.
+
+        Two concurrent first labels of the same annotator meet the unique
+        constraint; the loser then replaces the winner's label.
 
         Returns:
-            (the label, whether it is the annotator's first label of the image).
+            (the new label, whether it is the annotator's first label of the image).
         """
-        return cls.objects.update_or_create(
-            image=image,
-            annotator=annotator,
-            defaults={
-                "label": label,
-                "note": note,
-                "source": AnnotationSource.HUMAN,
-                "created_at": timezone.now(),
-            },
-        )
+        try:
+            return cls._replace(image, annotator, label, note)
+        except IntegrityError:  # a concurrent first label of the same annotator won
+            return cls._replace(image, annotator, label, note)
+
+    @classmethod
+    def _replace(cls, image: SEMImage, annotator, label: str, note: str) -> tuple:
+        with transaction.atomic():
+            earlier = (
+                cls.objects.current()
+                .filter(image=image, annotator=annotator)
+                .update(replaced_at=timezone.now())
+            )
+            new = cls.objects.create(
+                image=image,
+                annotator=annotator,
+                label=label,
+                note=note,
+                source=AnnotationSource.HUMAN,
+            )
+        return new, not earlier
 
 
 class DefectMask(models.Model):

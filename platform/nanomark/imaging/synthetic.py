@@ -92,6 +92,7 @@ def load_synthetic_dataset(folder: Path, lab: Lab, user=None) -> Counter[str]:
             image=outcome.image,
             source=AnnotationSource.SIMULATION,
             annotator=None,
+            replaced_at=None,
             defaults={"label": item["class"]},
         )
         counts["labels_created"] += created

@@ -55,7 +55,7 @@ def _render_image_page(
     context = {
         "image": image,
         "can_edit": can_write(request.user, image.lab_id),
-        "labels": image.order_labels.select_related("annotator").order_by("-created_at"),
+        "labels": image.order_labels.current().select_related("annotator").order_by("-created_at"),
         "masks": image.defect_masks.select_related("annotator", "reviewer"),
         "label_form": label_form or OrderLabelForm(),
         "mask_form": mask_form or DefectMaskForm(image=image),

@@ -130,7 +130,7 @@ def _check_enough(lab, task: str, folds: int) -> None:
 def _latest_labels(lab) -> dict[int, OrderLabel]:
     """One label per image: human labels before simulated ones, then the newest."""
     labels: dict[int, OrderLabel] = {}
-    ordered = OrderLabel.objects.filter(image__lab=lab).order_by("-created_at", "-pk")
+    ordered = OrderLabel.objects.current().filter(image__lab=lab).order_by("-created_at", "-pk")
     for label in sorted(ordered, key=lambda row: row.source != AnnotationSource.HUMAN):
         labels.setdefault(label.image_id, label)
     return labels

@@ -307,7 +307,7 @@ class SampleDetailView(LoginRequiredMixin, DetailView):
 
     def _image_rows(self, sample: Sample, monte_carlo_runs) -> list[ImageRow]:
         images = SEMImage.objects.filter(sample=sample).prefetch_related(
-            Prefetch("order_labels", OrderLabel.objects.select_related("annotator")),
+            Prefetch("order_labels", OrderLabel.objects.current().select_related("annotator")),
             Prefetch("defect_masks", DefectMask.objects.select_related("annotator", "reviewer")),
         )
         rows = {image.pk: ImageRow(image=image) for image in images}

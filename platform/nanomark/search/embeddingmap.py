@@ -148,7 +148,11 @@ def embedding_map(
             )
         )
     latest_label: dict[int, str] = {}
-    labels = OrderLabel.objects.filter(image__lab=lab).order_by("image_id", "-created_at", "-pk")
+    labels = (
+        OrderLabel.objects.current()
+        .filter(image__lab=lab)
+        .order_by("image_id", "-created_at", "-pk")
+    )
     for image_id, label in labels.values_list("image_id", "label"):
         latest_label.setdefault(image_id, label)
     return EmbeddingMap(

@@ -9,6 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from analysis.defects import DEFECT_CLASSES
 from analysis.maskfile import MaskFileError, read_mask_layers
+from nanomark.imaging.filters import SEMImageFilter
 from nanomark.imaging.models import DefectMask, OrderLabel, SEMImage
 from nanomark.registry.choices import ModelTask
 from nanomark.registry.models import ModelVersion
@@ -145,7 +146,7 @@ def test_analyze_queues_a_run_with_the_labs_active_models(api, labs, image):
     assert AnalysisRun.objects.count() == 1
 
 
-def test_an_order_label_is_one_per_user_and_image(api, labs, image):
+def test_a_new_order_label_replaces_the_users_earlier_one(api, labs, image):
     alice = api("alice")
     first = alice.post("/api/order-labels/", {"image": image.pk, "label": "ordered"})
     assert first.status_code == 201
@@ -154,15 +155,45 @@ def test_an_order_label_is_one_per_user_and_image(api, labs, image):
         "/api/order-labels/", {"image": image.pk, "label": "disordered", "note": "on second look"}
     )
     assert changed.status_code == 200
-    assert changed.json()["id"] == first.json()["id"]
-    label = OrderLabel.objects.get()
-    assert (label.label, label.note, label.annotator) == (
+    assert (changed.json()["label"], changed.json()["replaced_at"]) == ("disordered", None)
+    label = OrderLabel.objects.current().get()
+    assert (label.pk, label.label, label.note, label.annotator) == (
+        changed.json()["id"],
         "disordered",
         "on second look",
         labs["alice"],
     )
-    listed = api("charlie").get("/api/order-labels/", {"image": image.pk}).json()
+    charlie = api("charlie")
+    listed = charlie.get("/api/order-labels/", {"image": image.pk}).json()
     assert [row["label"] for row in listed["results"]] == ["disordered"]
+    history = charlie.get("/api/order-labels/", {"image": image.pk, "include_replaced": "true"})
+    rows = {row["id"]: row for row in history.json()["results"]}
+    assert rows[first.json()["id"]]["label"] == "ordered"
+    assert rows[first.json()["id"]]["replaced_at"] is not None
+    assert charlie.get(f"/api/order-labels/{first.json()['id']}/").status_code == 404
+    assert (
+        charlie.get(
+            f"/api/order-labels/{first.json()['id']}/", {"include_replaced": "true"}
+        ).json()["label"]
+        == "ordered"
+    )
+
+
+def test_a_relabel_leaves_a_frozen_training_set_as_it_was(labs, image):
+    first, created = OrderLabel.record(image, labs["alice"], "ordered")
+    version = ModelVersion.objects.create(
+        lab=labs["a"], task=ModelTask.ORDER_CLASSIFIER, name="clf", architecture="resnet34"
+    )
+    version.training_labels.add(first)
+    second, created_again = OrderLabel.record(image, labs["alice"], "disordered")
+    assert (created, created_again) == (True, False)
+    assert [label.label for label in version.training_labels.all()] == ["ordered"]
+    assert list(OrderLabel.objects.current().values_list("pk", "label")) == [
+        (second.pk, "disordered")
+    ]
+    # Lists filter by the current label only.
+    assert not SEMImageFilter({"label": "ordered"}, SEMImage.objects.all()).qs.exists()
+    assert list(SEMImageFilter({"label": "disordered"}, SEMImage.objects.all()).qs) == [image]
 
 
 def test_order_labels_are_refused_to_viewers_and_other_labs(api, labs, image):

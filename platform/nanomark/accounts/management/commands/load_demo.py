@@ -147,6 +147,7 @@ class Command(BaseCommand):
             image__lab=lab,
             source=AnnotationSource.SIMULATION,
             image__order_labels__label="ordered",
+            image__order_labels__replaced_at__isnull=True,
             monte_carlo_runs__isnull=True,
         ).select_related("image")
         missing = max(0, wanted - MonteCarloRun.objects.filter(lab=lab).count())
