@@ -382,3 +382,19 @@ def test_writers_yield_one_chunk_per_batch():
     assert pq.read_table(io.BytesIO(b"".join(chunks))).column("x").to_pylist() == [
         float(i) for i in range(10)
     ]
+
+
+def test_csv_defuses_text_a_spreadsheet_would_run_as_a_formula():
+    columns = (Column("code", "str"), Column("x", "float"))
+    rows = [('=HYPERLINK("http://evil")', -1.0), ("@SUM(A1)", None), ("S1", 2.0), ("", 3.0)]
+    body = b"".join(write_csv(Table("codes", columns, iter(rows)))).decode()
+    assert list(csv.reader(io.StringIO(body))) == [
+        ["code", "x"],
+        ['\'=HYPERLINK("http://evil")', "-1.0"],
+        ["'@SUM(A1)", ""],
+        ["S1", "2.0"],
+        ["", "3.0"],
+    ]
+    # JSON is not opened by spreadsheets: it keeps the stored text.
+    records = json.loads(b"".join(write_json(Table("codes", columns, iter(rows)))))
+    assert [record["code"] for record in records] == [row[0] for row in rows]

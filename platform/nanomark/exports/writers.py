@@ -4,7 +4,10 @@ Every writer reads the table's rows in batches of ``batch_rows`` and yields
 one chunk per batch, so memory stays bounded by one batch whatever the
 number of rows. Dates and times are written as ISO 8601 (Parquet: date32 and
 UTC timestamps); a missing value is an empty CSV field, a JSON null, a
-Parquet null.
+Parquet null. CSV alone is opened by spreadsheets, so a text cell there that
+a spreadsheet would run as a formula (starting with ``= + - @``, tab or
+carriage return) is written with a leading ``'`` (OWASP's CSV injection
+advice); JSON and Parquet keep every value as stored.
 """
 
 import csv
@@ -22,6 +25,9 @@ from nanomark.exports.rows import Table
 
 #: Rows per yielded chunk (and per Parquet row group).
 BATCH_ROWS = 2000
+
+#: First characters that make a spreadsheet read a CSV cell as a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 _ARROW_TYPES = {
     "int": pa.int64(),
@@ -42,18 +48,31 @@ def _batches(rows: Iterator[tuple], size: int) -> Iterator[list[tuple]]:
 def write_csv(table: Table, batch_rows: int = BATCH_ROWS) -> Iterator[bytes]:
     """CSV in UTF-8: a header of column names, then one line per row.
 
-    Times are ISO 8601 with a space between date and time (``str(datetime)``).
+    Times are ISO 8601 with a space between date and time (``str(datetime)``);
+    text cells starting with one of :data:`FORMULA_STARTS` get a leading ``'``.
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow([column.name for column in table.columns])
+    text_columns = [i for i, column in enumerate(table.columns) if column.type == "str"]
     for batch in _batches(table.rows, batch_rows):
-        writer.writerows(batch)
+        writer.writerows(_without_formulas(batch, text_columns))
         yield buffer.getvalue().encode()
         buffer.seek(0)
         buffer.truncate()
     if buffer.tell():  # the header of an empty table
         yield buffer.getvalue().encode()
+
+
+def _without_formulas(rows: list[tuple], text_columns: list[int]) -> list[tuple]:
+    """``rows`` with a ``'`` before each text cell (at ``text_columns``) that starts a formula."""
+    cleaned = []
+    for row in rows:
+        risky = [i for i in text_columns if row[i] and row[i].startswith(FORMULA_STARTS)]
+        if risky:
+            row = tuple("'" + value if i in risky else value for i, value in enumerate(row))
+        cleaned.append(row)
+    return cleaned
 
 
 def write_json(table: Table, batch_rows: int = BATCH_ROWS) -> Iterator[bytes]:
