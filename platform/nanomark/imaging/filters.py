@@ -3,7 +3,7 @@
 import django_filters
 
 from nanomark.imaging.choices import OrderClass
-from nanomark.imaging.models import SEMImage
+from nanomark.imaging.models import OrderLabel, SEMImage
 from nanomark.runs import RunStatus
 
 
@@ -31,6 +31,5 @@ class SEMImageFilter(django_filters.FilterSet):
 
     def filter_label(self, queryset, name, value):
         """Images with a current (not replaced) label of class ``value``."""
-        return queryset.filter(
-            order_labels__label=value, order_labels__replaced_at__isnull=True
-        ).distinct()
+        labelled = OrderLabel.objects.current().filter(label=value).values("image_id")
+        return queryset.filter(pk__in=labelled)

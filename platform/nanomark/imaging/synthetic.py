@@ -88,11 +88,10 @@ def load_synthetic_dataset(folder: Path, lab: Lab, user=None) -> Counter[str]:
             uploaded_by=user,
         )
         counts["images_created" if outcome.created else "images_existing"] += 1
-        _, created = OrderLabel.objects.get_or_create(
+        _, created = OrderLabel.objects.current().get_or_create(
             image=outcome.image,
             source=AnnotationSource.SIMULATION,
             annotator=None,
-            replaced_at=None,
             defaults={"label": item["class"]},
         )
         counts["labels_created"] += created

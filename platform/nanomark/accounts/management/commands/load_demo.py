@@ -26,7 +26,7 @@ from nanomark.computations.models import MonteCarloRun
 from nanomark.computations.services import create_monte_carlo_run
 from nanomark.computations.tasks import run_monte_carlo
 from nanomark.imaging.choices import AnnotationSource
-from nanomark.imaging.models import DefectMask, SEMImage
+from nanomark.imaging.models import DefectMask, OrderLabel, SEMImage
 from nanomark.imaging.synthetic import load_synthetic_dataset
 from nanomark.registry.choices import ModelTask
 from nanomark.registry.models import ModelVersion, TrainingRun
@@ -146,8 +146,7 @@ class Command(BaseCommand):
         masks = DefectMask.objects.filter(
             image__lab=lab,
             source=AnnotationSource.SIMULATION,
-            image__order_labels__label="ordered",
-            image__order_labels__replaced_at__isnull=True,
+            image_id__in=OrderLabel.objects.current().filter(label="ordered").values("image_id"),
             monte_carlo_runs__isnull=True,
         ).select_related("image")
         missing = max(0, wanted - MonteCarloRun.objects.filter(lab=lab).count())
