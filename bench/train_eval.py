@@ -104,6 +104,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--patience", type=int)
     parser.add_argument("--segmenter-arch", default="fpn", choices=tuple(segmenters.ARCHITECTURES))
     parser.add_argument("--segmenter-encoder", default="resnet34", choices=segmenters.ENCODERS)
+    parser.add_argument("--classifier-nm-per-px", type=float, help="classifier scale (2.0)")
     parser.add_argument("--segmenter-nm-per-px", type=float, help="segmenter scale (0.6)")
     parser.add_argument("--skip-classifier", action="store_true")
     parser.add_argument("--skip-segmenter", action="store_true")
@@ -118,6 +119,11 @@ def parse_args() -> argparse.Namespace:
         if getattr(args, key, None) is None:
             setattr(args, key, value)
     return args
+
+
+def scale(nm_per_px: float | None) -> dict[str, float]:
+    """Model keyword arguments for a scale given on the command line (none: the default)."""
+    return {"target_nm_per_px": nm_per_px} if nm_per_px else {}
 
 
 def _write_part(out: Path, n: int, seed: int, shape: tuple[int, int], magnifications) -> None:
@@ -210,7 +216,10 @@ def main() -> None:
         times: dict[str, float] = {}
         if not args.skip_classifier:
             config = train_config(args, "classifier")
-            print(f"classifier ResNet34, {args.folds}-fold: {config.to_dict()}", flush=True)
+            kwargs = scale(args.classifier_nm_per_px)
+            print(
+                f"classifier ResNet34, {args.folds}-fold: {config.to_dict()} {kwargs}", flush=True
+            )
             started = time.perf_counter()
             results["ResNet34 classifier"] = cross_validate_classifier(
                 records,
@@ -218,15 +227,14 @@ def main() -> None:
                 k=args.folds,
                 config=config,
                 on_fold=report_fold("ResNet34", "roc_auc"),
+                **kwargs,
             )
             times["ResNet34 classifier"] = time.perf_counter() - started
         if not args.skip_segmenter:
             config = train_config(args, "segmenter")
             segmenter_records = [r for r in records if r.label == 1][: args.n_segmenter]
             label = f"{args.segmenter_arch.upper()} + {args.segmenter_encoder}"
-            kwargs = {}
-            if args.segmenter_nm_per_px:
-                kwargs["target_nm_per_px"] = args.segmenter_nm_per_px
+            kwargs = scale(args.segmenter_nm_per_px)
             print(
                 f"segmenter {label} on {len(segmenter_records)} ordered images, "
                 f"{args.folds}-fold: {config.to_dict()} {kwargs}",
