@@ -101,7 +101,7 @@ def run(repeats: int, threads: int | None, fit_seconds: float) -> None:
     segmenter = create_model("defect_segmenter", "fpn", "se_resnet50")
     fit_segmenter(
         segmenter,
-        [make_record(pixels, pixel_size, mask=synthetic.defect_map.layers)],
+        [make_record(pixels, pixel_size, mask=synthetic.labels)],
         None,
         TrainConfig(
             epochs=1000,

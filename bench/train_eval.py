@@ -268,6 +268,7 @@ def main() -> None:
                     f"(goal >= {LINE_IOU_GOAL})"
                 )
         if args.out:
+            args.out.mkdir(parents=True, exist_ok=True)
             summary = {
                 "settings": {k: v for k, v in vars(args).items() if k not in ("data", "out")},
                 "results": {row: result.to_dict() for row, result in results.items()},

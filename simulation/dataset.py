@@ -8,7 +8,9 @@ order means defects). Every image comes with its ground truth. For a folder,
 
 * ``{stem}.tif``: 8-bit single-page grayscale image;
 * ``{stem}.txt``: Hitachi ``[SemImageFile]`` sidecar with the pixel size;
-* ``{stem}.mask.{defect_class}.png``: one 0/255 layer per defect class;
+* ``{stem}.mask.{defect_class}.png``: one 0/255 layer per defect class, the
+  defects the image shows (:func:`simulation.visibility.visible_layers`:
+  grain boundaries only where particles decorate them);
 * ``{stem}.particles.csv``: particles on the surface (``x_px,y_px,state``,
   state as :class:`simulation.montecarlo.ParticleState`);
 
@@ -38,6 +40,7 @@ from simulation.defectmaps import DefectMap, generate_defect_map, smooth_defect_
 from simulation.montecarlo import DepositionParams, simulate_deposition
 from simulation.render import draw_diameters_nm, jitter_positions, render_sem
 from simulation.surface import surface_from_layers
+from simulation.visibility import GRAIN_BOUNDARY_REACH_NM, visible_layers
 
 #: Magnifications drawn for images, as on a Hitachi SU8000 at 1280 px.
 MAGNIFICATIONS = (50_000, 70_000, 100_000, 150_000)
@@ -57,7 +60,8 @@ class SyntheticImage:
 
     Attributes:
         image: (H, W) uint8 image, or (H + 70, W) with a data bar.
-        defect_map: the surface; ``defect_map.layers`` is the (4, H, W) mask.
+        defect_map: the surface; ``defect_map.layers`` holds every defect,
+            hidden ones too (:attr:`labels` is what the image shows).
         positions_px: (M, 2) float64 x, y of the particles on the surface, as drawn.
         state: (M,) int8 :class:`simulation.montecarlo.ParticleState` (1 pristine, 2 defect).
         ordered: True for a defect surface, False for a smooth one.
@@ -81,6 +85,13 @@ class SyntheticImage:
     def label(self) -> str:
         """``"ordered"`` or ``"disordered"``."""
         return "ordered" if self.ordered else "disordered"
+
+    @property
+    def labels(self) -> np.ndarray:
+        """(4, H, W) bool labels of what the image shows (:func:`visible_layers`)."""
+        return visible_layers(
+            self.defect_map.layers, self.positions_px, self.state, self.pixel_size_nm
+        )
 
 
 @dataclass(frozen=True)
@@ -239,6 +250,7 @@ def write_dataset(
         "shape": list(shape),
         "databar_height_px": DATABAR_HEIGHT_PX if databar else 0,
         "defect_classes": list(DEFECT_CLASSES),
+        "grain_boundary_reach_nm": GRAIN_BOUNDARY_REACH_NM,
         "items": [item.to_dict() for item in items],
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
@@ -275,7 +287,7 @@ def _write_item(
     (out / f"{stem}.txt").write_text(sidecar, encoding="ascii", newline="")
 
     masks = {}
-    for name, layer in zip(DEFECT_CLASSES, synthetic.defect_map.layers, strict=True):
+    for name, layer in zip(DEFECT_CLASSES, synthetic.labels, strict=True):
         masks[name] = f"{stem}.mask.{name}.png"
         cv2.imwrite(str(out / masks[name]), layer.astype(np.uint8) * 255)
 
