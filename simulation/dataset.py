@@ -10,7 +10,7 @@ order means defects). Every image comes with its ground truth. For a folder,
 * ``{stem}.txt``: Hitachi ``[SemImageFile]`` sidecar with the pixel size;
 * ``{stem}.mask.{defect_class}.png``: one 0/255 layer per defect class, the
   defects the image shows (:func:`simulation.visibility.visible_layers`:
-  grain boundaries only where particles decorate them);
+  grain boundaries and bends only where particles decorate them);
 * ``{stem}.particles.csv``: particles on the surface (``x_px,y_px,state``,
   state as :class:`simulation.montecarlo.ParticleState`);
 
@@ -40,7 +40,7 @@ from simulation.defectmaps import DefectMap, generate_defect_map, smooth_defect_
 from simulation.montecarlo import DepositionParams, simulate_deposition
 from simulation.render import draw_diameters_nm, jitter_positions, render_sem
 from simulation.surface import surface_from_layers
-from simulation.visibility import GRAIN_BOUNDARY_REACH_NM, visible_layers
+from simulation.visibility import DECORATION_REACH_NM, visible_layers
 
 #: Magnifications drawn for images, as on a Hitachi SU8000 at 1280 px.
 MAGNIFICATIONS = (50_000, 70_000, 100_000, 150_000)
@@ -250,7 +250,7 @@ def write_dataset(
         "shape": list(shape),
         "databar_height_px": DATABAR_HEIGHT_PX if databar else 0,
         "defect_classes": list(DEFECT_CLASSES),
-        "grain_boundary_reach_nm": GRAIN_BOUNDARY_REACH_NM,
+        "decoration_reach_nm": DECORATION_REACH_NM,
         "items": [item.to_dict() for item in items],
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2))

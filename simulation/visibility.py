@@ -1,26 +1,30 @@
 """What an SEM image of a decorated surface shows: the labels a person could draw.
 
 A defect map holds every defect of the simulated surface, but an image shows
-only part of them (Boiko et al. 2021, "Defect segmentation"): sheet borders
-are bright edges and topological defects shaded bends whether or not
-particles sit on them, point defects are drawn as the particle agglomerates
-that mark them, but grain boundaries are "invisible without particles". The
-paper's masks were traced along particle lines, so the training labels of a
-synthetic image keep a grain boundary only where a particle bound to a defect
-lies within :data:`GRAIN_BOUNDARY_REACH_NM` of it; longer undecorated stretches
-stay hidden, as they are on a real sample.
+only part of them (Boiko et al. 2021, "Defect segmentation"). Sheet borders
+are sharp bright edges and point defects are drawn as the particle
+agglomerates that mark them, so both are visible as they are. Grain
+boundaries are "invisible without particles", and a topological defect shows
+only as a soft brightness gradient tens of nanometres wide whose axis the
+particles on its concave part mark. The paper's masks were traced along
+particle lines, so the training labels of a synthetic image keep these two
+line classes only where a particle bound to a defect lies within
+:data:`DECORATION_REACH_NM`; longer undecorated stretches stay hidden, as
+they are on a real sample.
 """
 
 import cv2
 import numpy as np
 
-from analysis.defects import GRAIN_BOUNDARY, channel
+from analysis.defects import GRAIN_BOUNDARY, TOPOLOGICAL_DEFECT, channel
 from simulation.montecarlo import ParticleState
 
-#: A grain boundary pixel is labelled if a defect-bound particle lies this close, nm.
-#: About three particle diameters: gaps up to twice this along a line are bridged,
-#: as a person tracing a particle line bridges them.
-GRAIN_BOUNDARY_REACH_NM = 10.0
+#: Line classes an image reveals only through the particles on them.
+PARTICLE_REVEALED = (GRAIN_BOUNDARY, TOPOLOGICAL_DEFECT)
+#: A line pixel of those classes is labelled if a defect-bound particle lies this
+#: close, nm. About three particle diameters: gaps up to twice this along a line are
+#: bridged, as a person tracing a particle line bridges them.
+DECORATION_REACH_NM = 10.0
 
 
 def visible_layers(
@@ -28,7 +32,7 @@ def visible_layers(
     positions_px: np.ndarray,
     state: np.ndarray,
     pixel_size_nm: float,
-    reach_nm: float = GRAIN_BOUNDARY_REACH_NM,
+    reach_nm: float = DECORATION_REACH_NM,
 ) -> np.ndarray:
     """Defect layers restricted to what the image shows (see module docstring).
 
@@ -37,12 +41,12 @@ def visible_layers(
         positions_px: (M, 2) float x, y of the particles on the surface, px.
         state: (M,) :class:`simulation.montecarlo.ParticleState` of each particle.
         pixel_size_nm: nm per pixel.
-        reach_nm: distance from a defect-bound particle within which a grain
-            boundary is labelled, nm (> 0).
+        reach_nm: distance from a defect-bound particle within which a line of
+            :data:`PARTICLE_REVEALED` is labelled, nm (> 0).
 
     Returns:
-        (4, H, W) bool: ``layers`` with the grain-boundary layer cut to the
-        pixels within ``reach_nm`` of a particle in state ``DEFECT``.
+        (4, H, W) bool: ``layers`` with the :data:`PARTICLE_REVEALED` layers cut
+        to the pixels within ``reach_nm`` of a particle in state ``DEFECT``.
 
     Raises:
         ValueError: mismatched shapes or non-positive sizes.
@@ -65,7 +69,8 @@ def visible_layers(
     seeds[y[inside], x[inside]] = 1
     radius = max(1, round(reach_nm / pixel_size_nm))
     disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    decorated = cv2.dilate(seeds, disk) > 0
     out = layers.copy()
-    grain = channel(GRAIN_BOUNDARY)
-    out[grain] &= cv2.dilate(seeds, disk) > 0
+    for name in PARTICLE_REVEALED:
+        out[channel(name)] &= decorated
     return out

@@ -139,7 +139,11 @@ def test_importing_ml_attempts_no_network_access():
     done = subprocess.run(
         [sys.executable, "-c", IMPORT_EVERYTHING_OFFLINE],
         cwd=root,
-        env={**env, "PYTHONPATH": str(root)},
+        # The repository first, then whatever the caller's path held (e.g. carried wheels).
+        env={
+            **env,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")])),
+        },
         capture_output=True,
         text=True,
         timeout=120,

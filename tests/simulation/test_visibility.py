@@ -8,14 +8,18 @@ from simulation.visibility import visible_layers
 
 SHAPE = (60, 200)
 GRAIN = channel("grain_boundary")
+BEND = channel("topological_defect")
 BORDER = channel("sheet_border")
+POINT = channel("point_defect")
 
 
 def _layers() -> np.ndarray:
-    """A horizontal grain boundary and sheet border across the field."""
+    """Horizontal lines across the field: a grain boundary, a bend axis, a sheet border."""
     layers = np.zeros((len(DEFECT_CLASSES), *SHAPE), bool)
     layers[GRAIN, 20, :] = True
+    layers[BEND, 30, :] = True
     layers[BORDER, 40, :] = True
+    layers[POINT, 50, 10:14] = True
     return layers
 
 
@@ -26,7 +30,10 @@ def test_grain_boundary_is_kept_within_reach_of_defect_particles():
     out = visible_layers(_layers(), positions, state, pixel_size_nm=1.0, reach_nm=10.0)
     assert np.flatnonzero(out[GRAIN, 20]).tolist() == list(range(40, 61))
     assert out[GRAIN].sum() == 21  # the pristine particle at x = 150 reveals nothing
-    assert np.array_equal(out[BORDER], _layers()[BORDER])  # borders are always visible
+    # The bend axis 10 px below the particle: only its pixel straight below is in reach.
+    assert np.flatnonzero(out[BEND, 30]).tolist() == [50]
+    # Sheet borders and point defects are visible without particles.
+    assert np.array_equal(out[[BORDER, POINT]], _layers()[[BORDER, POINT]])
 
 
 def test_reach_is_in_nanometres():
@@ -40,8 +47,8 @@ def test_undecorated_and_off_field_particles_reveal_nothing():
     positions = np.array([[-30.0, 20.0], [500.0, 20.0]])
     state = np.full(2, ParticleState.DEFECT)
     out = visible_layers(_layers(), positions, state, pixel_size_nm=1.0)
-    assert not out[GRAIN].any()
-    assert not visible_layers(_layers(), np.empty((0, 2)), np.empty(0), 1.0)[GRAIN].any()
+    assert not out[[GRAIN, BEND]].any()
+    assert not visible_layers(_layers(), np.empty((0, 2)), np.empty(0), 1.0)[[GRAIN, BEND]].any()
 
 
 @pytest.mark.parametrize(
@@ -56,11 +63,10 @@ def test_bad_input_is_refused(positions, state, pixel_size_nm, message):
         visible_layers(_layers(), positions, state, pixel_size_nm)
 
 
-def test_synthetic_labels_hide_undecorated_grain_boundaries():
+def test_synthetic_labels_hide_undecorated_lines():
     synthetic = synthesize_image(1, ordered=True, magnification=50_000, shape=(300, 400))
     layers, labels = synthetic.defect_map.layers, synthetic.labels
-    assert layers[GRAIN].any()
-    assert 0 < labels[GRAIN].sum() < layers[GRAIN].sum()
+    for line in (GRAIN, BEND):
+        assert 0 < labels[line].sum() < layers[line].sum()
     assert not (labels & ~layers).any()
-    other = [i for i in range(len(DEFECT_CLASSES)) if i != GRAIN]
-    assert np.array_equal(labels[other], layers[other])
+    assert np.array_equal(labels[[BORDER, POINT]], layers[[BORDER, POINT]])
