@@ -197,8 +197,10 @@ def test_label_buttons_record_the_annotators_label(client, labs, image):
     ]
     assert OrderLabel.objects.get(label="ordered").replaced_at is not None
     html = client.get(image.get_absolute_url()).content.decode()
-    assert "<td>Disordered</td>" in html
     assert "<td>alice</td>" in html
+    # The page shows alice's history: the current label first, then the replaced one.
+    current, replaced = html.index("<td>Disordered</td>"), html.index("<td>Ordered</td>")
+    assert current < html.index("<td>current</td>") < replaced < html.index("<td>replaced ")
     bad = client.post(url, {"label": "maybe"})
     assert bad.status_code == 400
     assert "Select a valid choice" in bad.content.decode()
