@@ -26,8 +26,8 @@ os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 import albumentations as A
 import cv2
 
-#: Window cut before the geometric transforms, relative to the crop side.
-WINDOW_FACTOR = 1.5
+# Window cut before the geometric transforms, relative to the crop side.
+_WINDOW_FACTOR = 1.5
 _SHIFT = 0.0625
 _SCALE = 0.1
 _ROTATE_DEG = 45.0
@@ -53,6 +53,11 @@ def paper_transforms() -> list[A.BasicTransform]:
     ]
 
 
+def window_side(crop_size: int) -> int:
+    """Side of the window cut before the geometric transforms, px (1.5 × the crop side)."""
+    return math.ceil(crop_size * _WINDOW_FACTOR)
+
+
 def _cropped(crop_size: int, augment: bool, seed: int | None) -> A.Compose:
     reflect = cv2.BORDER_REFLECT_101
     if not augment:
@@ -60,7 +65,7 @@ def _cropped(crop_size: int, augment: bool, seed: int | None) -> A.Compose:
             [A.CenterCrop(crop_size, crop_size, pad_if_needed=True, border_mode=reflect)],
             seed=seed,
         )
-    window = math.ceil(crop_size * WINDOW_FACTOR)
+    window = window_side(crop_size)
     return A.Compose(
         [
             A.RandomCrop(window, window, pad_if_needed=True, border_mode=reflect),

@@ -72,11 +72,15 @@ class SEMImage(LabOwned):
 
 
 class OrderLabelQuerySet(LabScopedQuerySet):
-    """Order labels; :meth:`current` leaves out those replaced by a later judgement."""
+    """Order labels; :meth:`current` leaves out those a later judgement replaced."""
 
     def current(self) -> "OrderLabelQuerySet":
         """Each annotator's (or unattributed source's) latest label of each image."""
         return self.filter(replaced_at__isnull=True)
+
+    def history(self) -> "OrderLabelQuerySet":
+        """All labels, current ones first, then the replaced ones, newest first."""
+        return self.order_by(models.F("replaced_at").desc(nulls_first=True), "-created_at")
 
 
 class OrderLabel(models.Model):

@@ -8,7 +8,6 @@ never served publicly: files stream through these views.
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import F
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -56,10 +55,7 @@ def _render_image_page(
     context = {
         "image": image,
         "can_edit": can_write(request.user, image.lab_id),
-        # Current labels first, then the replaced ones: each annotator's history.
-        "labels": image.order_labels.select_related("annotator").order_by(
-            F("replaced_at").desc(nulls_first=True), "-created_at"
-        ),
+        "labels": image.order_labels.history().select_related("annotator"),
         "masks": image.defect_masks.select_related("annotator", "reviewer"),
         "label_form": label_form or OrderLabelForm(),
         "mask_form": mask_form or DefectMaskForm(image=image),
