@@ -12,9 +12,14 @@ BIND ?= 127.0.0.1:8000
 DEMO_IMAGES ?= 12
 REQ_HASH := $(shell cat requirements*.txt | sha256sum | cut -c1-16)
 
-.PHONY: run test install install-dev system-packages migrate demo serve lint format bench clean
+# Debian programs the platform runs, as command:package. tesseract reads scale bars of
+# uploads without a pixel size; the tests also run xtb (GFN2-xTB) and Chromium (browser tests).
+RUN_PROGRAMS := tesseract:tesseract-ocr
+TEST_PROGRAMS := $(RUN_PROGRAMS) xtb:xtb chromium:chromium
 
-run: install migrate demo serve  ## install, load demo data, start web server and worker
+.PHONY: run test install install-dev run-packages system-packages migrate demo serve lint format bench clean
+
+run: install run-packages migrate demo serve  ## install, load demo data, start web server and worker
 
 test: install-dev system-packages  ## lint and run the whole test suite
 	$(VENV)/bin/ruff check .
@@ -33,17 +38,24 @@ $(VENV)/.installed-dev-$(REQ_HASH): $(VENV)/.installed-run-$(REQ_HASH)
 install: $(VENV)/.installed-run-$(REQ_HASH)
 install-dev: $(VENV)/.installed-dev-$(REQ_HASH)
 
-system-packages:  ## programs the tests run for real: xtb (GFN2-xTB), Chromium (browser tests)
+# $(1): command:package pairs; installs the packages of missing commands (as root), else says how.
+define apt_programs
 	missing=""
-	command -v xtb >/dev/null || missing="$$missing xtb"
-	command -v chromium >/dev/null || missing="$$missing chromium"
+	for pair in $(1); do command -v "$${pair%%:*}" >/dev/null || missing="$$missing $${pair#*:}"; done
 	if [ -n "$$missing" ]; then
 		if [ "$$(id -u)" = 0 ]; then
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing
 		else
-			echo "Missing:$$missing. Run 'sudo apt-get install$$missing' (their tests are skipped until then)"
+			echo "Missing:$$missing. Run 'sudo apt-get install$$missing' (what needs them is skipped until then)"
 		fi
 	fi
+endef
+
+run-packages:  ## programs the platform runs: tesseract (scale-bar reading)
+	$(call apt_programs,$(RUN_PROGRAMS))
+
+system-packages:  ## programs the tests run for real: tesseract, xtb (GFN2-xTB), Chromium
+	$(call apt_programs,$(TEST_PROGRAMS))
 
 migrate: install
 	$(PY) manage.py migrate --noinput -v0

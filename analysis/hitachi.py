@@ -1,10 +1,11 @@
 """Hitachi SU-series SEM metadata: the ``[SemImageFile]`` key=value text.
 
 Hitachi FE-SEMs (SU8000, SU8200, S-4800, Regulus) write this text as a sidecar
-``.txt`` next to each TIFF, and newer firmware also embeds it in the TIFF.
-Values carry units in Hitachi's own spelling (``10000 Volt``, ``8100 um``);
-:func:`parse_hitachi_text` turns them into NanoMark's units (nm, kV, mm) and
-keeps every raw key-value pair.
+``.txt`` next to each TIFF, and newer firmware also embeds it in the TIFF
+(SU8200/Regulus: in the Windows XPComment tag, UTF-16LE, without the
+``[SemImageFile]`` header). Values carry units in Hitachi's own spelling
+(``10000 Volt``, ``8100 um``); :func:`parse_hitachi_text` turns them into
+NanoMark's units (nm, kV, mm) and keeps every raw key-value pair.
 """
 
 import re
@@ -17,6 +18,10 @@ SECTION = "[SemImageFile]"
 _NUMBER = re.compile(r"^\s*([-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)\s*([A-Za-zµμ]*)\s*$")
 _VOLT_FACTORS_KV = {"": 1e-3, "v": 1e-3, "volt": 1e-3, "kv": 1.0}
 _LENGTH_FACTORS_MM = {"": 1e-3, "um": 1e-3, "µm": 1e-3, "μm": 1e-3, "mm": 1.0, "nm": 1e-6}
+# "Condition=Vacc=20.0kV   Mag=x150k   WD=8.3mm": one line of imaging conditions.
+_CONDITION_ITEM = re.compile(r"(\w+)=(\S+)")
+_CONDITION_MAG = re.compile(r"^[x×]?(\d+(?:\.\d*)?)([kKmM]?)$")
+_MAG_SUFFIXES = {"": 1.0, "k": 1e3, "m": 1e6}
 _DATE_FORMATS = ("%m/%d/%Y %H:%M:%S", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%d.%m.%Y %H:%M:%S")
 
 
@@ -48,7 +53,9 @@ def parse_hitachi_text(text: str) -> HitachiMetadata:
 
     Returns:
         :class:`HitachiMetadata` with pixel size in nm/px, voltage in kV,
-        working distance in mm, and all raw pairs in ``raw``.
+        working distance in mm, and all raw pairs in ``raw``. Magnification,
+        voltage and working distance missing as keys of their own are read
+        from ``Condition=`` (``Vacc=20.0kV Mag=x150k WD=8.3mm``).
 
     Example:
         >>> meta = parse_hitachi_text("PixelSize=0.99\\nAcceleratingVoltage=10000 Volt")
@@ -61,18 +68,37 @@ def parse_hitachi_text(text: str) -> HitachiMetadata:
         key = key.strip()
         if sep and key and not key.startswith("["):
             raw[key] = value.strip()
+    condition = dict(_CONDITION_ITEM.findall(raw.get("Condition", "")))
+    magnification = _scaled(raw.get("Magnification"), {"": 1.0, "x": 1.0})
+    voltage_kv = _scaled(raw.get("AcceleratingVoltage"), _VOLT_FACTORS_KV)
+    distance_mm = _scaled(raw.get("WorkingDistance"), _LENGTH_FACTORS_MM)
     return HitachiMetadata(
         raw=raw,
-        pixel_size_nm=_positive(_scaled(raw.get("PixelSize"), {"": 1.0, "nm": 1.0})),
-        magnification=_positive(_scaled(raw.get("Magnification"), {"": 1.0, "x": 1.0})),
+        pixel_size_nm=_positive(hitachi_pixel_size_nm(raw.get("PixelSize"))),
+        magnification=_positive(magnification or condition_magnification(condition.get("Mag"))),
         accelerating_voltage_kv=_positive(
-            _scaled(raw.get("AcceleratingVoltage"), _VOLT_FACTORS_KV)
+            voltage_kv or _scaled(condition.get("Vacc"), _VOLT_FACTORS_KV)
         ),
-        working_distance_mm=_positive(_scaled(raw.get("WorkingDistance"), _LENGTH_FACTORS_MM)),
+        working_distance_mm=_positive(
+            distance_mm or _scaled(condition.get("WD"), _LENGTH_FACTORS_MM)
+        ),
         detector=raw.get("SignalName") or None,
         instrument=raw.get("InstructName") or None,
         acquired_at=_datetime(raw.get("Date"), raw.get("Time")),
     )
+
+
+def hitachi_pixel_size_nm(value: str | None) -> float | None:
+    """A ``PixelSize`` value (nm, bare or with ``nm``) as a float, or ``None`` if unreadable."""
+    return _scaled(value, {"": 1.0, "nm": 1.0})
+
+
+def condition_magnification(value: str | None) -> float | None:
+    """``Mag=`` of a ``Condition`` line in times: ``x150k`` -> 150000, ``x1.50k``, ``x500``."""
+    match = _CONDITION_MAG.match(value.strip()) if value else None
+    if match is None:
+        return None
+    return float(match.group(1)) * _MAG_SUFFIXES[match.group(2).lower()]
 
 
 def format_hitachi_text(values: Mapping[str, object]) -> str:

@@ -7,9 +7,10 @@ its brightest colour channel is above half of full scale and, if the layer
 has an alpha channel, it is more than half opaque: white or coloured strokes
 on black or on a transparent layer both read as defects.
 
-Every layer must have the image's size, checked from the header before the
-pixels are decoded, so a file cannot make the decoder allocate more than the
-image's own size. The platform stores the layers re-encoded as PNG, never as uploaded.
+Every layer must have one of the sizes the caller accepts (the whole frame,
+or the field above the instrument's data bar), checked from the header
+before the pixels are decoded, so a file cannot make the decoder allocate
+more than the image's own size. The platform stores the layers re-encoded as PNG, never as uploaded.
 """
 
 import io
@@ -28,21 +29,22 @@ class MaskFileError(ValueError):
     """A mask file cannot be read as defect layers of the image; the message says why."""
 
 
-def read_mask_layers(files: Sequence[tuple[str, bytes]], width: int, height: int) -> np.ndarray:
-    """Decode uploaded mask files into the layers of a ``width`` × ``height`` image.
+def read_mask_layers(
+    files: Sequence[tuple[str, bytes]], sizes: Sequence[tuple[int, int]]
+) -> np.ndarray:
+    """Decode uploaded mask files into defect layers of one of the accepted sizes.
 
     Args:
         files: (file name, bytes) pairs: one file with four pages, or four
             one-page files, in :data:`DEFECT_CLASSES` order.
-        width: the image's width in px.
-        height: the image's height in px.
+        sizes: accepted (width, height) pairs in px, e.g. the frame's and the field's.
 
     Returns:
-        (4, height, width) bool array, True where a defect is.
+        (4, height, width) bool array, True where a defect is; every layer has the same size.
 
     Raises:
         MaskFileError: not PNG or TIFF, unreadable, the wrong number of
-            pages or files, or a layer of another size.
+            pages or files, a layer of a size not accepted, or layers of different sizes.
     """
     expected = len(DEFECT_CLASSES)
     if len(files) not in (1, expected):
@@ -51,7 +53,9 @@ def read_mask_layers(files: Sequence[tuple[str, bytes]], width: int, height: int
         )
     layers = []
     for name, data in files:
-        layers.extend(_file_layers(name, data, width, height))
+        layers.extend(_file_layers(name, data, sizes))
+    if len({layer.shape for layer in layers}) > 1:
+        raise MaskFileError("the layers have different sizes; give all four at one size")
     if len(layers) != expected:
         raise MaskFileError(
             f"{files[0][0]}: has {len(layers)} pages; a mask needs {expected} "
@@ -62,7 +66,7 @@ def read_mask_layers(files: Sequence[tuple[str, bytes]], width: int, height: int
     return np.stack(layers)
 
 
-def _file_layers(name: str, data: bytes, width: int, height: int) -> list[np.ndarray]:
+def _file_layers(name: str, data: bytes, sizes: Sequence[tuple[int, int]]) -> list[np.ndarray]:
     try:
         image = Image.open(io.BytesIO(data), formats=_FORMATS)
         pages = getattr(image, "n_frames", 1)
@@ -71,10 +75,11 @@ def _file_layers(name: str, data: bytes, width: int, height: int) -> list[np.nda
         layers = []
         for page in range(pages):
             image.seek(page)
-            if image.size != (width, height):
+            if image.size not in sizes:
+                expected = " or ".join(f"{w}x{h}" for w, h in dict.fromkeys(sizes))
                 raise MaskFileError(
-                    f"{name}: page {page + 1} is {image.size[0]}x{image.size[1]} px, "
-                    f"the image {width}x{height} px"
+                    f"{name}: page {page + 1} is {image.size[0]}x{image.size[1]} px; "
+                    f"a mask of this image is {expected} px"
                 )
             layers.append(_defects(image, name))
         return layers

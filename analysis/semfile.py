@@ -4,9 +4,11 @@
 from the content (:mod:`analysis.sniff`), walks the container's structure and
 caps the pixel count before decoding (:mod:`analysis.pngcheck`,
 :mod:`analysis.jpegcheck`, :mod:`analysis.tiffcheck`), decodes to one
-greyscale plane, and gathers metadata: Hitachi text embedded in the file,
-then a Hitachi sidecar, then resolution tags (:mod:`analysis.tiffmeta`).
-Every refusal is a :class:`SEMFileError` whose message can be shown as is.
+greyscale plane, widens 12- to 15-bit data stored in 16-bit samples to the
+full range, and gathers metadata: the pixel size comes from
+:func:`analysis.calibration.calibrate_metadata` (vendor tags in the file, then
+a Hitachi, JEOL or Tescan sidecar, then resolution tags). Every refusal is a
+:class:`SEMFileError` whose message can be shown as is.
 
 Example:
     >>> image = read_sem(path.read_bytes(), sidecar_text=decode_sidecar(txt.read_bytes()))
@@ -23,7 +25,8 @@ import cv2
 import numpy as np
 import tifffile
 
-from analysis.hitachi import HitachiMetadata, looks_like_hitachi, parse_hitachi_text
+from analysis.calibration import EmbeddedMetadata, calibrate_metadata, read_sidecar
+from analysis.hitachi import looks_like_hitachi
 from analysis.jpegcheck import inspect_jpeg
 from analysis.pngcheck import inspect_png
 from analysis.sniff import (
@@ -37,14 +40,24 @@ from analysis.textcodec import decode_text, looks_binary
 from analysis.tiffcheck import inspect_tiff
 from analysis.tiffmeta import (
     embedded_hitachi_text,
-    pixel_size_from_density,
-    resolution_pixel_size_nm,
+    fei_metadata,
+    resolution_density,
+    tescan_text,
     tiff_datetime,
     tiff_instrument,
     tiff_tags_json,
+    zeiss_metadata,
 )
+from analysis.vendors.reading import VendorReading
 
-__all__ = ["SEMFileError", "SEMImageData", "SEMMetadata", "decode_sidecar", "read_sem"]
+__all__ = [
+    "SEMFileError",
+    "SEMImageData",
+    "SEMMetadata",
+    "decode_sidecar",
+    "read_sem",
+    "widen_significant_bits",
+]
 
 DEFAULT_MAX_PIXELS = 64_000_000
 SIDECAR_MAX_BYTES = 1 << 20
@@ -59,7 +72,10 @@ _INSPECTORS: dict[ImageFormat, Callable[[bytes, int], ImageHeader]] = {
     "png": inspect_png,
     "jpeg": inspect_jpeg,
 }
-_UNIT_NM = {"m": 1e9, "cm": 1e7, "inch": 25.4e6}
+# 16-bit files often hold fewer significant bits (12-bit ADCs are common); a
+# maximum above 8 bits keeps a nearly black image from being amplified wildly.
+_WIDENED_BITS = (12, 13, 14, 15)
+_MIN_WIDENED_MAX = 255
 _OPENCV_TIFF_CODECS = frozenset({5, 7})  # LZW, JPEG
 # OpenCV returns colour as BGR(A), tifffile as RGB(A); both conversions use the
 # ITU-R BT.601 luma weights 0.299 R + 0.587 G + 0.114 B and keep the dtype.
@@ -78,7 +94,12 @@ class SEMMetadata:
     Attributes:
         pixel_size_nm: specimen size of one pixel in nm, or ``None`` when unknown.
         pixel_size_source: ``"metadata"`` (from the image file itself),
-            ``"sidecar"`` (from the Hitachi text file), or ``None``.
+            ``"sidecar"`` (from the sidecar text file), or ``None``.
+        pixel_size_reader: which dialect gave the pixel size: ``"hitachi"``,
+            ``"fei"``, ``"zeiss"``, ``"tescan"``, ``"jeol"``, ``"resolution"``,
+            or ``None``.
+        calibration_notes: why the other calibration sources were not used;
+            with no pixel size, the first note says why in one sentence.
         magnification: nominal magnification (times).
         accelerating_voltage_kv: beam energy in kV.
         working_distance_mm: working distance in mm.
@@ -86,12 +107,15 @@ class SEMMetadata:
         instrument: instrument name or TIFF make and model.
         acquired_at: acquisition time (naive, instrument local time).
         raw: every metadata value read, JSON-serialisable, under
-            ``"tiff_tags"``, ``"hitachi"`` (embedded), ``"sidecar"``,
-            ``"png_text"`` or ``"jpeg_comment"``.
+            ``"tiff_tags"``, ``"hitachi"`` (embedded), ``"fei"``, ``"zeiss"``,
+            ``"tescan"``, ``"sidecar"`` (any dialect, named in
+            ``"sidecar_dialect"``), ``"png_text"`` or ``"jpeg_comment"``.
     """
 
     pixel_size_nm: float | None = None
     pixel_size_source: str | None = None
+    pixel_size_reader: str | None = None
+    calibration_notes: tuple[str, ...] = ()
     magnification: float | None = None
     accelerating_voltage_kv: float | None = None
     working_distance_mm: float | None = None
@@ -107,12 +131,17 @@ class SEMImageData:
 
     Attributes:
         pixels: (H, W) uint8 or uint16 greyscale; colour files are converted
-            with luma weights at the same bit depth, alpha is dropped.
+            with luma weights at the same bit depth, alpha is dropped. 16-bit
+            data whose maximum is in 256..2**k - 1 for k in 12..15 is shifted
+            left by 16 - k bits (lossless), so 12-bit data spans 0..65520
+            instead of a sixteenth of the range.
         format: ``"tiff"``, ``"png"`` or ``"jpeg"``, from the content.
         mime_type: the format's MIME type.
         width: W in pixels.
         height: H in pixels.
-        bit_depth: 8 or 16.
+        bit_depth: 8 or 16, as stored in the file.
+        significant_bits: 8 for 8-bit files; for 16-bit files the k (12..15)
+            the samples were widened from, else 16.
         channels: samples per pixel in the original file: 1 grey, 2 grey +
             alpha, 3 colour (palette included), 4 colour + alpha.
         metadata: instrument metadata.
@@ -126,14 +155,14 @@ class SEMImageData:
     bit_depth: int
     channels: int
     metadata: SEMMetadata
+    significant_bits: int = 16
 
 
 @dataclass(frozen=True)
 class _FileFacts:
     """Metadata that the image file itself carries, before the sidecar is merged in."""
 
-    hitachi_text: str | None = None
-    density_pixel_size_nm: float | None = None
+    embedded: EmbeddedMetadata = field(default_factory=EmbeddedMetadata)
     instrument: str | None = None
     acquired_at: datetime | None = None
     raw: dict[str, object] = field(default_factory=dict)
@@ -146,14 +175,16 @@ def read_sem(
 
     Args:
         data: the file's bytes; the format is detected from them, never from a name.
-        sidecar_text: Hitachi sidecar text (see :func:`decode_sidecar`), if any.
+        sidecar_text: Hitachi, JEOL or Tescan sidecar text (see
+            :func:`decode_sidecar`), if any; the dialect is told from the content.
         max_pixels: largest accepted width x height, checked against the
             header before any pixel is decoded.
 
     Returns:
         :class:`SEMImageData` with (H, W) greyscale pixels and metadata.
-        Pixel size precedence: Hitachi text embedded in the file, then the
-        sidecar, then resolution tags when they imply less than 1 µm/pixel.
+        Pixel size precedence (:mod:`analysis.calibration`): vendor metadata
+        embedded in the file (Hitachi, FEI, Zeiss, Tescan), then the sidecar,
+        then resolution tags when they imply less than 1 µm/pixel.
 
     Raises:
         SEMFileError: the file or the sidecar is refused; the message says why.
@@ -161,7 +192,7 @@ def read_sem(
     image_format = sniff_format(data)
     header = _INSPECTORS[image_format](data, max_pixels)
     reject_zip_directory(data)
-    sidecar = _parse_sidecar(sidecar_text)
+    sidecar = read_sidecar(sidecar_text) if sidecar_text is not None else None
     if image_format == "tiff":
         pixels, facts = _read_tiff(data)
     else:
@@ -171,6 +202,7 @@ def read_sem(
             f"The {image_format.upper()} file is corrupt (its decoded size differs from "
             f"the declared {header.width} x {header.height} pixels)."
         )
+    pixels, significant_bits = widen_significant_bits(pixels)
     return SEMImageData(
         pixels=pixels,
         format=image_format,
@@ -180,17 +212,44 @@ def read_sem(
         bit_depth=header.bit_depth,
         channels=header.channels,
         metadata=_merge_metadata(facts, sidecar),
+        significant_bits=significant_bits,
     )
 
 
+def widen_significant_bits(pixels: np.ndarray) -> tuple[np.ndarray, int]:
+    """Shift 16-bit samples holding 12..15 significant bits up to the full 16-bit range.
+
+    Args:
+        pixels: (H, W) uint8 or uint16.
+
+    Returns:
+        ``(pixels, significant_bits)``: uint8 -> unchanged, 8; uint16 whose
+        maximum m satisfies 255 < m < 2**k (smallest such k in 12..15) ->
+        ``pixels << (16 - k)``, k; any other uint16 -> unchanged, 16.
+
+    Example:
+        >>> pixels, bits = widen_significant_bits(np.array([[0, 4095]], np.uint16))
+        >>> pixels.tolist(), bits
+        ([[0, 65520]], 12)
+    """
+    if pixels.dtype != np.uint16:
+        return pixels, 8 * pixels.dtype.itemsize
+    peak = int(pixels.max(initial=0))
+    bits = next((k for k in _WIDENED_BITS if peak < 1 << k), 16)
+    if peak <= _MIN_WIDENED_MAX or bits == 16:
+        return pixels, 16
+    return pixels << np.uint16(16 - bits), bits
+
+
 def decode_sidecar(data: bytes) -> str:
-    """Decode a Hitachi sidecar file's bytes to text.
+    """Decode a sidecar file's bytes (Hitachi, JEOL or Tescan metadata) to text.
 
     Args:
         data: the sidecar's bytes, at most :data:`SIDECAR_MAX_BYTES` (1 MiB).
 
     Returns:
-        The text, decoded as UTF-8, else cp932 (Japanese Windows), else latin-1.
+        The text, decoded by its BOM, else as UTF-16LE when it reads as such,
+        else UTF-8, else cp932 (Japanese Windows), else latin-1.
 
     Raises:
         SEMFileError: empty, larger than 1 MiB, or binary.
@@ -198,7 +257,7 @@ def decode_sidecar(data: bytes) -> str:
     if len(data) > SIDECAR_MAX_BYTES:
         raise SEMFileError(
             f"The sidecar file is too large ({len(data) / (1 << 20):.1f} MiB); "
-            "a Hitachi metadata file is a few KiB and the limit is 1 MiB."
+            "an SEM metadata file is a few KiB and the limit is 1 MiB."
         )
     if not data.strip(b"\x00 \t\r\n"):
         raise SEMFileError("The sidecar file is empty.")
@@ -212,9 +271,15 @@ def _read_tiff(data: bytes) -> tuple[np.ndarray, _FileFacts]:
     try:
         with tifffile.TiffFile(io.BytesIO(data)) as tiff:
             page = tiff.pages.first
-            facts = _FileFacts(
+            embedded = EmbeddedMetadata(
                 hitachi_text=embedded_hitachi_text(page),
-                density_pixel_size_nm=resolution_pixel_size_nm(page),
+                fei=fei_metadata(page),
+                zeiss=zeiss_metadata(page),
+                tescan_text=tescan_text(page),
+                density=resolution_density(page),
+            )
+            facts = _FileFacts(
+                embedded=embedded,
                 instrument=tiff_instrument(page),
                 acquired_at=tiff_datetime(page),
                 raw={"tiff_tags": tiff_tags_json(page)},
@@ -273,54 +338,25 @@ def _to_grey(samples: np.ndarray, order: str) -> np.ndarray:
 def _container_facts(header: ImageHeader) -> _FileFacts:
     """Metadata from PNG text chunks / JPEG comments and their density fields."""
     hitachi_text = next((text for text in header.texts.values() if looks_like_hitachi(text)), None)
-    density_nm = None
-    if header.density is not None:
-        pixels_per_unit, unit = header.density
-        density_nm = pixel_size_from_density(pixels_per_unit, _UNIT_NM[unit])
     raw: dict[str, object] = {}
     if header.texts:
         raw = {"png_text": dict(header.texts)} if header.format == "png" else dict(header.texts)
-    return _FileFacts(hitachi_text=hitachi_text, density_pixel_size_nm=density_nm, raw=raw)
+    embedded = EmbeddedMetadata(hitachi_text=hitachi_text, density=header.density)
+    return _FileFacts(embedded=embedded, raw=raw)
 
 
-def _parse_sidecar(text: str | None) -> HitachiMetadata | None:
-    if text is None:
-        return None
-    if not looks_like_hitachi(text):
-        raise SEMFileError(
-            "The sidecar is not Hitachi SEM metadata (no [SemImageFile] section or PixelSize line)."
-        )
-    return parse_hitachi_text(text)
-
-
-def _merge_metadata(facts: _FileFacts, sidecar: HitachiMetadata | None) -> SEMMetadata:
-    embedded = parse_hitachi_text(facts.hitachi_text) if facts.hitachi_text else None
-    sources = [meta for meta in (embedded, sidecar) if meta is not None]
-
-    def first(name: str) -> object:
-        return next((getattr(m, name) for m in sources if getattr(m, name) is not None), None)
-
-    if embedded is not None and embedded.pixel_size_nm is not None:
-        pixel_size, source = embedded.pixel_size_nm, "metadata"
-    elif sidecar is not None and sidecar.pixel_size_nm is not None:
-        pixel_size, source = sidecar.pixel_size_nm, "sidecar"
-    elif facts.density_pixel_size_nm is not None:
-        pixel_size, source = facts.density_pixel_size_nm, "metadata"
-    else:
-        pixel_size, source = None, None
-    raw = dict(facts.raw)
-    if embedded is not None:
-        raw["hitachi"] = dict(embedded.raw)
-    if sidecar is not None:
-        raw["sidecar"] = dict(sidecar.raw)
+def _merge_metadata(facts: _FileFacts, sidecar: VendorReading | None) -> SEMMetadata:
+    calibration = calibrate_metadata(facts.embedded, sidecar)
     return SEMMetadata(
-        pixel_size_nm=pixel_size,
-        pixel_size_source=source,
-        magnification=first("magnification"),
-        accelerating_voltage_kv=first("accelerating_voltage_kv"),
-        working_distance_mm=first("working_distance_mm"),
-        detector=first("detector"),
-        instrument=first("instrument") or facts.instrument,
-        acquired_at=first("acquired_at") or facts.acquired_at,
-        raw=raw,
+        pixel_size_nm=calibration.pixel_size_nm,
+        pixel_size_source=calibration.source,
+        pixel_size_reader=calibration.reader,
+        calibration_notes=calibration.notes,
+        magnification=calibration.magnification,
+        accelerating_voltage_kv=calibration.accelerating_voltage_kv,
+        working_distance_mm=calibration.working_distance_mm,
+        detector=calibration.detector,
+        instrument=calibration.instrument or facts.instrument,
+        acquired_at=calibration.acquired_at or facts.acquired_at,
+        raw={**facts.raw, **calibration.raw},
     )

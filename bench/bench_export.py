@@ -182,6 +182,8 @@ def create_samples(lab, material, versions, start: int, stop: int) -> None:
                 size_bytes=1_000_000,
                 width_px=1280,
                 height_px=960,
+                field_width_px=1280,
+                field_height_px=890,
                 bit_depth=8,
                 channels=1,
                 pixel_size_nm=0.99,

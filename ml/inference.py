@@ -26,8 +26,9 @@ from ml.device import autocast
 from ml.embedder import DEFAULT_PATCH_SIZE_PX, PatchEmbedder
 from ml.segmenters import INPUT_MULTIPLE
 
-# The classifiers' smallest workable input side (AlexNet's stride-4 stem and pools).
-_MIN_CLASSIFIER_SIDE = 64
+#: The classifiers' smallest workable input side, px at the model's scale (AlexNet's stride-4
+#: stem and pools); smaller inputs are reflect-padded, and uploads need a field this large.
+MIN_CLASSIFIER_SIDE_PX = 64
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ def score_prepared(
     model.eval()
     device = _device_of(model)
     padded = [
-        _pad_to(u, max(u.shape[0], _MIN_CLASSIFIER_SIDE), max(u.shape[1], _MIN_CLASSIFIER_SIDE))
+        _pad_to(u, max(u.shape[0], MIN_CLASSIFIER_SIDE_PX), max(u.shape[1], MIN_CLASSIFIER_SIDE_PX))
         for u in units
     ]
     scores = np.zeros(len(padded))
@@ -244,7 +245,7 @@ def order_with_saliency(
     model.eval()
     unit = prepare_image(image, pixel_size_nm, model.target_nm_per_px)
     height, width = unit.shape
-    padded = _pad_to(unit, _MIN_CLASSIFIER_SIDE, _MIN_CLASSIFIER_SIDE)
+    padded = _pad_to(unit, MIN_CLASSIFIER_SIDE_PX, MIN_CLASSIFIER_SIDE_PX)
     x = to_tensor(padded).to(_device_of(model)).requires_grad_(True)
     with torch.enable_grad():
         score = torch.sigmoid(model(x)).sum()

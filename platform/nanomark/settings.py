@@ -214,6 +214,7 @@ SPECTACULAR_SETTINGS = {
         "SynthesisKindEnum": "nanomark.samples.choices.SynthesisKind",
         "ModelTaskEnum": "nanomark.registry.choices.ModelTask",
         "XtbTaskEnum": "nanomark.computations.choices.XtbTaskKind",
+        "PixelSizeSourceEnum": "nanomark.imaging.choices.PixelSizeSource",
     },
     # Swagger UI and ReDoc from drf-spectacular-sidecar's static files, never a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",

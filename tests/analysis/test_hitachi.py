@@ -48,3 +48,32 @@ def test_it_keeps_every_raw_pair_and_round_trips():
 
 def test_an_unreadable_date_is_none():
     assert parse_hitachi_text("Date=yesterday").acquired_at is None
+
+
+@pytest.mark.parametrize(
+    ("condition", "magnification", "kv", "wd_mm"),
+    [
+        ("Vacc=20.0kV   Mag=x150k   WD=8.3mm", 150000, 20.0, 8.3),
+        ("Vacc=1.5kV Mag=x1.50k WD=4.0mm", 1500, 1.5, 4.0),
+        ("Vacc=500V Mag=x500 WD=8300um", 500, 0.5, 8.3),
+        ("Vacc=? Mag=huge", None, None, None),
+    ],
+)
+def test_it_reads_the_su8200_condition_line(condition, magnification, kv, wd_mm):
+    meta = parse_hitachi_text(f"PixelSize=0.66\r\nCondition={condition}\r\n")
+    assert meta.magnification == magnification
+    assert meta.accelerating_voltage_kv == (pytest.approx(kv) if kv else None)
+    assert meta.working_distance_mm == (pytest.approx(wd_mm) if wd_mm else None)
+
+
+def test_separate_keys_beat_the_condition_line():
+    meta = parse_hitachi_text(
+        "Magnification=50000\r\nAcceleratingVoltage=15000 Volt\r\nWorkingDistance=8100 um\r\n"
+        "Condition=Vacc=20.0kV Mag=x150k WD=8.3mm\r\n"
+    )
+    assert (meta.magnification, meta.accelerating_voltage_kv) == (50000, pytest.approx(15.0))
+    assert meta.working_distance_mm == pytest.approx(8.1)
+
+
+def test_xpcomment_text_without_a_section_header_is_hitachi():
+    assert looks_like_hitachi("SerialNumber=1\r\nPixelSize=0.6614583\r\n")

@@ -68,6 +68,7 @@ def test_it_reads_8_and_16_bit_grey_tiff(options: dict) -> None:
         image = read_sem(tiff_bytes(pixels, **options))
         assert (image.format, image.mime_type) == ("tiff", "image/tiff")
         assert (image.width, image.height, image.bit_depth, image.channels) == (64, 48, depth, 1)
+        assert image.significant_bits == depth  # full-range data is never shifted
         assert image.pixels.dtype == pixels.dtype
         np.testing.assert_array_equal(image.pixels, pixels)
 
@@ -318,6 +319,6 @@ def test_a_sidecar_also_calibrates_a_png() -> None:
     assert (meta.pixel_size_nm, meta.working_distance_mm) == (0.5, pytest.approx(3.0))
 
 
-def test_a_sidecar_that_is_not_hitachi_text_is_refused() -> None:
-    with pytest.raises(SEMFileError, match="not Hitachi SEM metadata"):
+def test_a_sidecar_that_is_no_known_dialect_is_refused() -> None:
+    with pytest.raises(SEMFileError, match="not Hitachi, JEOL or Tescan SEM metadata"):
         read_sem(opencv_png(GREY8), sidecar_text="just some notes about the sample")

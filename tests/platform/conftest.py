@@ -147,3 +147,17 @@ def cluster(settings, tmp_path):
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
     log.close()
+
+
+@pytest.fixture
+def api(labs):
+    """``api("alice")``: an APIClient with alice's session (``api(None)``: anonymous)."""
+    from rest_framework.test import APIClient
+
+    def client_of(name: str | None) -> APIClient:
+        client = APIClient()
+        if name is not None:
+            client.force_login(labs[name])
+        return client
+
+    return client_of

@@ -257,7 +257,10 @@ def test_one_file_per_layer_is_stored_with_transparent_layers(client, labs, smal
 @pytest.mark.parametrize(
     ("files", "message"),
     [
-        ({"stack": lambda: _tiff(layers_of((50, 60)))}, "page 1 is 60x50 px, the image 128x96 px"),
+        (
+            {"stack": lambda: _tiff(layers_of((50, 60)))},
+            "page 1 is 60x50 px; a mask of this image is 128x96 px",
+        ),
         ({"stack": lambda: _tiff(layers_of()[:3])}, "has 3 pages; a mask needs 4"),
         (
             {"stack": lambda: SimpleUploadedFile("m.tif", b"not an image at all")},

@@ -167,7 +167,7 @@ def test_a_bad_pixel_size_is_refused_and_nothing_is_stored(client, labs, setting
         reverse("image-upload-review", args=[token]), {"store_0": "on", "pixel_size_nm_0": "-1"}
     )
     assert response.status_code == 400
-    assert "The pixel size must be a positive number of nm." in response.content.decode()
+    assert "The pixel size must be positive (got -1" in response.content.decode()
     assert SEMImage.objects.count() == 0
     assert len(staged_folders(settings)) == 1  # still there to correct and confirm
 

@@ -4,6 +4,8 @@ import pytest
 from analysis.defects import channel
 from simulation.databar import (
     DATABAR_HEIGHT_PX,
+    FONTS,
+    draw_random_databar,
     format_length,
     magnification_for_pixel_size,
     pixel_size_for_magnification,
@@ -85,6 +87,29 @@ def test_hitachi_magnification_scale():
     assert scale_bar_length_nm(0.992, 1280) == 200.0
     assert scale_bar_length_nm(1.98, 1280) == 500.0
     assert (format_length(500.0), format_length(2000.0)) == ("500nm", "2.00um")
+
+
+def test_random_databars_vary_and_return_their_truth():
+    field = np.full((200, 640), 90, np.uint8)
+    heights, labels = set(), set()
+    for seed in range(8):
+        frame, truth = draw_random_databar(
+            field, 2.0, np.random.default_rng(seed), allow_jpeg=False
+        )
+        assert frame.shape == (200 + truth.band.height_px, 640)
+        np.testing.assert_array_equal(truth.field.crop(frame), field)
+        assert truth.label_nm / truth.ruler_px == pytest.approx(2.0, rel=0.01)
+        assert truth.magnification == pytest.approx(magnification_for_pixel_size(2.0, 640))
+        heights.add(truth.band.height_px)
+        labels.add(truth.label)
+    assert len(heights) > 4
+    assert len(labels) > 1
+    assert len(FONTS) >= 5
+    assert [format_length(2000.0, s) for s in ("micro", "micro_short", "one_decimal")] == [
+        "2.00µm",
+        "2µm",
+        "2.0um",
+    ]
 
 
 def test_jitter_keeps_single_particles_in_their_pixel_and_spreads_stacks():

@@ -1,4 +1,4 @@
-"""API of SEM images (upload, files, analysis requests), order labels and defect masks."""
+"""API of SEM images (upload, calibration, files, analysis requests), order labels and masks."""
 
 import django_filters
 from django.urls import reverse
@@ -8,24 +8,43 @@ from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
+from analysis.databar import FieldBox
 from analysis.defects import DEFECT_CLASSES
 from analysis.maskfile import MaskFileError, read_mask_layers
+from nanomark.accounts.labcontext import require_write
 from nanomark.api.results import AnalysisRunSerializer, runs_with_results
 from nanomark.api.scoping import LabScopedRelatedField, LabScopedViewSet
+from nanomark.imaging.calibration import CalibrationRejected, Correction, recalibrate
 from nanomark.imaging.choices import AnnotationSource, OrderClass
 from nanomark.imaging.filters import SEMImageFilter
-from nanomark.imaging.masks import MaskRejected, store_defect_mask
-from nanomark.imaging.models import DefectMask, OrderLabel, SEMImage
+from nanomark.imaging.masks import MaskRejected, mask_sizes, store_defect_mask
+from nanomark.imaging.models import CalibrationChange, DefectMask, OrderLabel, SEMImage
 from nanomark.imaging.services import ImageRejected, ingest_sem_image
 from nanomark.results.models import AnalysisRun, models_key_of
 from nanomark.results.services import active_versions, queue_analyses
 from nanomark.samples.models import Sample
 
+_MAX_PX = 2**31 - 1
+
+
+class FieldBoxSerializer(serializers.Serializer):
+    """A rectangle of the frame in px: the field (specimen area, data bar excluded)."""
+
+    x_px = serializers.IntegerField(min_value=0, max_value=_MAX_PX)
+    y_px = serializers.IntegerField(min_value=0, max_value=_MAX_PX)
+    width_px = serializers.IntegerField(min_value=1, max_value=_MAX_PX)
+    height_px = serializers.IntegerField(min_value=1, max_value=_MAX_PX)
+
 
 class SEMImageSerializer(serializers.ModelSerializer):
-    """An image's facts and metadata, with links to its lab-scoped files and web page."""
+    """An image's facts, metadata and calibration, with links to its files and web page.
+
+    ``calibration`` says how the pixel size was found (``reader``, the
+    ``scale_bar`` reading with its confidence) or, under ``reason``, why it is unknown.
+    """
 
     lab = serializers.CharField(source="lab.slug", read_only=True)
+    field = FieldBoxSerializer(source="field_box", read_only=True)
     sample_code = serializers.CharField(source="sample.code", read_only=True)
     original_url = serializers.SerializerMethodField()
     preview_url = serializers.SerializerMethodField()
@@ -49,6 +68,10 @@ class SEMImageSerializer(serializers.ModelSerializer):
             "channels",
             "pixel_size_nm",
             "pixel_size_source",
+            "calibration",
+            "calibration_version",
+            "field",
+            "field_source",
             "magnification",
             "accelerating_voltage_kv",
             "working_distance_mm",
@@ -56,6 +79,7 @@ class SEMImageSerializer(serializers.ModelSerializer):
             "instrument",
             "acquired_at",
             "uploaded_at",
+            "upload_batch",
             "original_url",
             "preview_url",
             "thumbnail_url",
@@ -97,16 +121,91 @@ class ImageUploadSerializer(serializers.Serializer):
 
     file = serializers.FileField(help_text="TIFF, PNG or JPEG, told apart by content")
     sample = LabScopedRelatedField(queryset=Sample.objects.all())
-    sidecar = serializers.FileField(required=False, help_text="Hitachi .txt metadata")
+    sidecar = serializers.FileField(
+        required=False, help_text="instrument metadata: Hitachi or JEOL .txt, Tescan .hdr"
+    )
     pixel_size_nm = serializers.FloatField(
         required=False, help_text="nm per pixel; overrides the metadata"
     )
 
 
+class CalibrationSerializer(serializers.Serializer):
+    """A correction of an image's calibration: pixel size, field box or both."""
+
+    pixel_size_nm = serializers.FloatField(
+        required=False, help_text="nm per pixel, 0.01–1000; its source becomes 'manual'"
+    )
+    field = FieldBoxSerializer(required=False, help_text="the field box in frame px")
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+
+    def correction(self) -> Correction:
+        """The validated values as a :class:`~nanomark.imaging.calibration.Correction`."""
+        data = self.validated_data
+        box = data.get("field")
+        return Correction(
+            pixel_size_nm=data.get("pixel_size_nm"),
+            field=FieldBox(**box) if box is not None else None,
+            note=data["note"],
+        )
+
+
+class BatchCalibrationSerializer(CalibrationSerializer):
+    """The same correction for every image of a sample, of an upload batch, or listed by id."""
+
+    images = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=_MAX_PX),
+        required=False,
+        max_length=10_000,
+        help_text="image ids",
+    )
+    sample = LabScopedRelatedField(queryset=Sample.objects.all(), required=False)
+    upload_batch = serializers.RegexField(r"^[0-9a-f]{32}$", required=False)
+    only_uncalibrated = serializers.BooleanField(
+        default=False, help_text="leave images that have a pixel size alone"
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        chosen = [key for key in ("images", "sample", "upload_batch") if key in attrs]
+        if len(chosen) != 1:
+            raise serializers.ValidationError(
+                "Name the images by exactly one of images, sample or upload_batch."
+            )
+        return attrs
+
+
+class CalibrationChangeSerializer(serializers.ModelSerializer):
+    """One recorded correction: who, when, old and new values."""
+
+    changed_by = serializers.CharField(source="changed_by.username", read_only=True, default=None)
+
+    class Meta:
+        model = CalibrationChange
+        fields = [
+            "id",
+            "image",
+            "changed_by",
+            "changed_at",
+            "old_pixel_size_nm",
+            "new_pixel_size_nm",
+            "old_pixel_size_source",
+            "new_pixel_size_source",
+            "old_field",
+            "new_field",
+            "note",
+        ]
+        read_only_fields = fields
+
+
 class SEMImageViewSet(
     LabScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin
 ):
-    """Images of the user's labs, newest first, filtered like the web UI's image lists."""
+    """Images of the user's labs, newest first, filtered like the web UI's image lists.
+
+    ``PATCH`` corrects one image's calibration; ``POST /api/images/calibrate/``
+    corrects many at once. Both record the change and queue a re-analysis.
+    """
+
+    http_method_names = ["get", "post", "patch", "head", "options"]
 
     queryset = SEMImage.objects.select_related("lab", "sample")
     serializer_class = SEMImageSerializer
@@ -148,6 +247,59 @@ class SEMImageViewSet(
         code = status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK
         return Response(body.data, status=code)
 
+    @extend_schema(request=CalibrationSerializer, responses={200: SEMImageSerializer})
+    def partial_update(self, request, pk=None) -> Response:
+        """Correct the image's pixel size and/or field box; 400 says why a value does not fit.
+
+        The original file is never changed; the change is recorded (see
+        ``calibration-changes``) and the image is queued for re-analysis.
+        """
+        image = self.get_object()
+        require_write(request.user, image.lab_id)
+        body = CalibrationSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            recalibrate([image], body.correction(), user=request.user)
+        except CalibrationRejected as error:
+            return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(self.get_serializer(self.get_queryset().get(pk=image.pk)).data)
+
+    @extend_schema(
+        request=BatchCalibrationSerializer,
+        responses={200: CalibrationChangeSerializer(many=True)},
+    )
+    @action(detail=False, methods=["post"])
+    def calibrate(self, request) -> Response:
+        """Apply one correction to many images, all or none; returns the changes recorded.
+
+        Images that already have these values are left alone. A value that
+        does not fit one of the images is a 400 and changes nothing.
+        """
+        body = BatchCalibrationSerializer(data=request.data, context=self.get_serializer_context())
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        images = self.get_queryset()
+        if "images" in data:
+            images = images.filter(pk__in=data["images"])
+        elif "sample" in data:
+            images = images.filter(sample=data["sample"])
+        else:
+            images = images.filter(upload_batch=data["upload_batch"])
+        if data["only_uncalibrated"]:
+            images = images.filter(pixel_size_nm__isnull=True)
+        images = list(images)
+        if not images:
+            return Response(
+                {"detail": "No image of your labs matches."}, status=status.HTTP_400_BAD_REQUEST
+            )
+        for lab_id in {image.lab_id for image in images}:
+            require_write(request.user, lab_id)
+        try:
+            changes = recalibrate(images, body.correction(), user=request.user)
+        except CalibrationRejected as error:
+            return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(CalibrationChangeSerializer(changes, many=True).data)
+
     @extend_schema(
         request=None,
         responses={
@@ -171,7 +323,10 @@ class SEMImageViewSet(
         else:
             versions = active_versions(image.lab_id)
             key = models_key_of(versions["classifier"], versions["segmenter"], versions["embedder"])
-            runs, code = AnalysisRun.objects.filter(image=image, models_key=key), 200
+            runs = AnalysisRun.objects.filter(
+                image=image, models_key=key, calibration_version=image.calibration_version
+            )
+            code = 200
         body = AnalysisRunSerializer(runs_with_results(runs), many=True)
         return Response(body.data, status=code)
 
@@ -354,10 +509,30 @@ class DefectMaskViewSet(
         self.check_lab_write(upload.validated_data)
         image = upload.validated_data["image"]
         try:
-            layers = read_mask_layers(upload.uploaded_files(), image.width_px, image.height_px)
+            layers = read_mask_layers(upload.uploaded_files(), mask_sizes(image))
             mask = store_defect_mask(
                 image, layers, annotator=request.user, note=upload.validated_data["note"]
             )
         except (MaskFileError, MaskRejected) as error:
             return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
         return Response(self.get_serializer(mask).data, status=status.HTTP_201_CREATED)
+
+
+class CalibrationChangeFilter(django_filters.FilterSet):
+    """Lab and image."""
+
+    lab = django_filters.CharFilter(field_name="image__lab__slug", label="Lab (slug)")
+    image = django_filters.NumberFilter(field_name="image_id")
+
+    class Meta:
+        model = CalibrationChange
+        fields = []
+
+
+class CalibrationChangeViewSet(LabScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+    """Calibration corrections of the user's images, newest first (``?image=<id>``)."""
+
+    queryset = CalibrationChange.objects.select_related("changed_by").order_by("-changed_at", "-pk")
+    serializer_class = CalibrationChangeSerializer
+    filterset_class = CalibrationChangeFilter
+    ordering_fields = ["changed_at"]

@@ -7,7 +7,12 @@ from rest_framework.routers import DefaultRouter
 
 from nanomark.api.computations import MonteCarloRunViewSet, XtbCalculationViewSet
 from nanomark.api.exports import ExportView
-from nanomark.api.images import DefectMaskViewSet, OrderLabelViewSet, SEMImageViewSet
+from nanomark.api.images import (
+    CalibrationChangeViewSet,
+    DefectMaskViewSet,
+    OrderLabelViewSet,
+    SEMImageViewSet,
+)
 from nanomark.api.labs import LabViewSet
 from nanomark.api.registry import ModelVersionViewSet
 from nanomark.api.results import AnalysisRunViewSet
@@ -26,6 +31,7 @@ router.register("samples", SampleViewSet, basename="api-sample")
 router.register("syntheses", SynthesisViewSet, basename="api-synthesis")
 router.register("properties", PropertyMeasurementViewSet, basename="api-property")
 router.register("images", SEMImageViewSet, basename="api-image")
+router.register("calibration-changes", CalibrationChangeViewSet, basename="api-calibration-change")
 router.register("order-labels", OrderLabelViewSet, basename="api-order-label")
 router.register("defect-masks", DefectMaskViewSet, basename="api-defect-mask")
 router.register("analysis-runs", AnalysisRunViewSet, basename="api-analysis-run")

@@ -135,7 +135,9 @@ class MonteCarloRun(LabOwned, BackgroundRun):
     rate_per_step = models.FloatField(null=True, blank=True, help_text="first-order fit")
     rate_r_squared = models.FloatField(null=True, blank=True)
     clark_evans_r = models.FloatField(null=True, blank=True)
-    final_positions = models.FileField(max_length=255, blank=True, help_text="CSV x_px,y_px,state")
+    final_positions = models.FileField(
+        max_length=255, blank=True, help_text="CSV x_px,y_px,state (px in the image's field)"
+    )
     rendered_image = models.FileField(max_length=255, blank=True, help_text="PNG")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

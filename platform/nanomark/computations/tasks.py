@@ -35,7 +35,8 @@ def run_monte_carlo(run_pk: int) -> None:
     written: list[str] = []
     try:
         run = MonteCarloRun.objects.select_related("defect_mask__image").get(pk=run_pk)
-        layers = run.defect_mask.load_layers()
+        # The deposition surface is the image's field: the data bar holds no defects.
+        layers = run.defect_mask.image.field_box.crop(run.defect_mask.load_layers())
         surface = surface_from_layers(layers, run.pixel_size_nm, run.particle_diameter_nm)
         result = simulate_deposition(
             surface, DepositionParams.from_dict(run.parameters), seed=run.seed

@@ -8,7 +8,16 @@ class PixelSizeSource(models.TextChoices):
 
     METADATA = "metadata", "File metadata"
     SIDECAR = "sidecar", "Instrument sidecar file"
+    SCALE_BAR = "scale_bar", "Scale bar read from the data bar"
     MANUAL = "manual", "Entered by hand"
+
+
+class FieldSource(models.TextChoices):
+    """How an image's field (the specimen area, without the instrument's data bar) was found."""
+
+    DATA_BAR = "data_bar", "Data bar detected"
+    FULL_FRAME = "full_frame", "No data bar found: the whole frame"
+    MANUAL = "manual", "Set by hand"
 
 
 class OrderClass(models.TextChoices):

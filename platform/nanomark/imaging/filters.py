@@ -8,7 +8,7 @@ from nanomark.runs import RunStatus
 
 
 class SEMImageFilter(django_filters.FilterSet):
-    """Sample, lab, file name, pixel size, dates, order label and analysis status."""
+    """Sample, lab, file name, pixel size, calibration, dates, order label and analysis status."""
 
     lab = django_filters.CharFilter(field_name="lab__slug", label="Lab (slug)")
     sample = django_filters.NumberFilter(field_name="sample_id")
@@ -16,6 +16,13 @@ class SEMImageFilter(django_filters.FilterSet):
     filename = django_filters.CharFilter(field_name="original_filename", lookup_expr="icontains")
     # Query parameters pixel_size_nm_min and pixel_size_nm_max.
     pixel_size_nm = django_filters.RangeFilter()
+    calibrated = django_filters.BooleanFilter(
+        field_name="pixel_size_nm",
+        lookup_expr="isnull",
+        exclude=True,
+        label="Calibrated (pixel size known)",
+    )
+    upload_batch = django_filters.CharFilter(label="Upload batch key")
     uploaded_after = django_filters.DateFilter(field_name="uploaded_at", lookup_expr="date__gte")
     uploaded_before = django_filters.DateFilter(field_name="uploaded_at", lookup_expr="date__lte")
     label = django_filters.ChoiceFilter(

@@ -7,11 +7,13 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 
+from analysis.calibration import pixel_size_problem
 from analysis.defects import DEFECT_CLASSES, DEFECT_LABELS
 from analysis.maskfile import MaskFileError, read_mask_layers
 from nanomark.imaging.choices import OrderClass
+from nanomark.imaging.masks import mask_sizes
 from nanomark.imaging.models import OrderLabel, SEMImage
-from nanomark.imaging.uploads import SIDECAR_SUFFIX, InspectedFile, StagedUpload
+from nanomark.imaging.uploads import SIDECAR_SUFFIXES, InspectedFile, StagedUpload
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -41,21 +43,23 @@ class ImageUploadForm(forms.Form):
     files = MultipleFileField(
         label="SEM images",
         help_text=(
-            "TIFF, PNG or JPEG; add each Hitachi .txt metadata file with the image of "
-            "the same name."
+            "TIFF, PNG or JPEG; add each instrument metadata file (Hitachi or JEOL .txt, "
+            "Tescan .hdr) with the image of the same name."
         ),
     )
 
     def clean_files(self) -> list[UploadedFile]:
         files = self.cleaned_data["files"]
-        if all(f.name.lower().endswith(SIDECAR_SUFFIX) for f in files):
-            raise ValidationError("Choose at least one image file (not only .txt sidecars).")
+        if all(f.name.lower().endswith(SIDECAR_SUFFIXES) for f in files):
+            raise ValidationError("Choose at least one image file (not only metadata sidecars).")
         return files
 
 
-def _positive(value: float) -> None:
-    if value <= 0:
-        raise ValidationError("The pixel size must be a positive number of nm.")
+def valid_pixel_size(value: float) -> None:
+    """Form validator: a pixel size NanoMark accepts (see :func:`pixel_size_problem`)."""
+    problem = pixel_size_problem(value)
+    if problem:
+        raise ValidationError(problem)
 
 
 class ConfirmUploadForm(forms.Form):
@@ -79,7 +83,7 @@ class ConfirmUploadForm(forms.Form):
             if item.pixel_size_nm is None:
                 self.fields[f"pixel_size_nm_{item.index}"] = forms.FloatField(
                     required=False,
-                    validators=[_positive],
+                    validators=[valid_pixel_size],
                     label=f"Pixel size of {item.filename} (nm/px)",
                     widget=forms.NumberInput(
                         attrs={
@@ -176,9 +180,7 @@ class DefectMaskForm(forms.Form):
                 )
         try:
             cleaned["layers"] = read_mask_layers(
-                [(upload.name, upload.read()) for upload in uploads],
-                self.image.width_px,
-                self.image.height_px,
+                [(upload.name, upload.read()) for upload in uploads], mask_sizes(self.image)
             )
         except MaskFileError as exc:
             raise ValidationError(str(exc)) from exc

@@ -1,7 +1,10 @@
 """SEM images and their human (or simulated) annotations.
 
 An SEMImage's original file is immutable and stored once per lab, keyed by its
-SHA-256; derived files (preview, thumbnail) are PNGs a browser can show.
+SHA-256; derived files (preview, thumbnail) are PNGs a browser can show. Its
+calibration (pixel size) and field box (the specimen area above the
+instrument's data bar) are read at upload and may be corrected later; every
+correction is a :class:`CalibrationChange` row.
 """
 
 import io
@@ -9,14 +12,21 @@ import io
 import numpy as np
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
+from analysis.databar import FieldBox
 from analysis.defects import DEFECT_CLASSES
 from nanomark.accounts.models import LabOwned
 from nanomark.accounts.querysets import LabScopedQuerySet
-from nanomark.imaging.choices import AnnotationSource, OrderClass, PixelSizeSource
+from nanomark.imaging.choices import (
+    AnnotationSource,
+    FieldSource,
+    OrderClass,
+    PixelSizeSource,
+)
 from nanomark.samples.models import Sample
 
 
@@ -36,6 +46,25 @@ class SEMImage(LabOwned):
 
     pixel_size_nm = models.FloatField(null=True, blank=True, help_text="nm per pixel")
     pixel_size_source = models.CharField(max_length=10, choices=PixelSizeSource.choices, blank=True)
+    calibration = models.JSONField(
+        default=dict,
+        blank=True,
+        editable=False,
+        help_text="how the pixel size was found (reader, scale-bar reading, confidence) "
+        "or, under 'reason', why it is unknown",
+    )
+    calibration_version = models.PositiveIntegerField(
+        default=1,
+        editable=False,
+        help_text="raised by every calibration change; each analysis names the version it used",
+    )
+    field_x_px = models.PositiveIntegerField(default=0, help_text="field's left edge in the frame")
+    field_y_px = models.PositiveIntegerField(default=0, help_text="field's top edge in the frame")
+    field_width_px = models.PositiveIntegerField(help_text="field width, px")
+    field_height_px = models.PositiveIntegerField(help_text="field height, px (data bar excluded)")
+    field_source = models.CharField(
+        max_length=10, choices=FieldSource.choices, default=FieldSource.FULL_FRAME
+    )
     magnification = models.FloatField(null=True, blank=True)
     accelerating_voltage_kv = models.FloatField(null=True, blank=True)
     working_distance_mm = models.FloatField(null=True, blank=True)
@@ -51,6 +80,13 @@ class SEMImage(LabOwned):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     uploaded_at = models.DateTimeField(auto_now_add=True)
+    upload_batch = models.CharField(
+        max_length=32,
+        blank=True,
+        db_index=True,
+        editable=False,
+        help_text="key shared by the images stored by one upload or import",
+    )
 
     class Meta:
         ordering = ["-uploaded_at", "-pk"]
@@ -61,6 +97,13 @@ class SEMImage(LabOwned):
                 condition=models.Q(pixel_size_nm__gt=0) | models.Q(pixel_size_nm__isnull=True),
                 name="image_pixel_size_positive",
             ),
+            models.CheckConstraint(
+                condition=Q(field_width_px__gt=0)
+                & Q(field_height_px__gt=0)
+                & Q(field_x_px__lte=F("width_px") - F("field_width_px"))
+                & Q(field_y_px__lte=F("height_px") - F("field_height_px")),
+                name="image_field_inside_frame",
+            ),
         ]
         indexes = [models.Index(fields=["sample", "uploaded_at"])]
 
@@ -69,6 +112,71 @@ class SEMImage(LabOwned):
 
     def get_absolute_url(self) -> str:
         return reverse("image-detail", args=[self.pk])
+
+    def save(self, *args, **kwargs) -> None:
+        # A row created without a field box (admin, tests, old code) has the whole frame.
+        if self.field_width_px is None and self.field_height_px is None:
+            self.field_width_px, self.field_height_px = self.width_px, self.height_px
+        super().save(*args, **kwargs)
+
+    @property
+    def field_box(self) -> FieldBox:
+        """The specimen area of the frame (the whole frame when there is no data bar)."""
+        return FieldBox(self.field_x_px, self.field_y_px, self.field_width_px, self.field_height_px)
+
+    @property
+    def has_data_bar_excluded(self) -> bool:
+        """True when the field is smaller than the frame."""
+        return (self.field_width_px, self.field_height_px) != (self.width_px, self.height_px)
+
+    @property
+    def uncalibrated_reason(self) -> str:
+        """Why the pixel size is unknown ("" when it is known)."""
+        if self.pixel_size_nm is not None:
+            return ""
+        return str(self.calibration.get("reason") or "No pixel size was found for this image.")
+
+    def set_field_box(self, box: FieldBox, source: str) -> None:
+        """Set the field box (unsaved)."""
+        self.field_x_px, self.field_y_px = box.x_px, box.y_px
+        self.field_width_px, self.field_height_px = box.width_px, box.height_px
+        self.field_source = source
+
+
+class CalibrationChange(models.Model):
+    """One correction of an image's pixel size or field box: who, when, old and new values.
+
+    Field boxes are stored as ``{"x_px", "y_px", "width_px", "height_px", "source"}``.
+    """
+
+    lab_path = "image__lab"
+
+    image = models.ForeignKey(
+        SEMImage, on_delete=models.CASCADE, related_name="calibration_changes"
+    )
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    changed_at = models.DateTimeField(auto_now_add=True)
+    old_pixel_size_nm = models.FloatField(null=True, blank=True)
+    new_pixel_size_nm = models.FloatField(null=True, blank=True)
+    old_pixel_size_source = models.CharField(
+        max_length=10, choices=PixelSizeSource.choices, blank=True
+    )
+    new_pixel_size_source = models.CharField(
+        max_length=10, choices=PixelSizeSource.choices, blank=True
+    )
+    old_field = models.JSONField(default=dict)
+    new_field = models.JSONField(default=dict)
+    note = models.TextField(blank=True)
+
+    objects = LabScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["image", "-changed_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Calibration of {self.image} changed {self.changed_at:%Y-%m-%d %H:%M}"
 
 
 class OrderLabelQuerySet(LabScopedQuerySet):

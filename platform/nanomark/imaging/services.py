@@ -1,12 +1,12 @@
 """Storing SEM images: the one entry point that web forms, the API and commands call.
 
-Reading and validating the file is library work (:mod:`analysis.semfile`);
-this module hashes, deduplicates per lab, and stores file and row together
-or neither.
+Reading and validating the file, finding its field and pixel size is library
+work (:mod:`analysis.semfile`, :mod:`analysis.frame`); this module hashes,
+deduplicates per lab, and stores file and row together or neither.
 """
 
 import hashlib
-import math
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,9 +14,13 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from analysis.calibration import pixel_size_problem
+from analysis.frame import FrameCalibration, calibrate_frame
+from analysis.micrograph import content_problem
 from analysis.preview import preview_png, thumbnail_png
-from analysis.semfile import SEMFileError, decode_sidecar, read_sem
-from nanomark.imaging.choices import PixelSizeSource
+from analysis.semfile import SEMFileError, SEMImageData, decode_sidecar, read_sem
+from ml.inference import MIN_CLASSIFIER_SIDE_PX
+from nanomark.imaging.choices import FieldSource, PixelSizeSource
 from nanomark.imaging.models import SEMImage
 from nanomark.imaging.storage import delete_files, derived_path, original_path, save_file
 from nanomark.results.services import queue_analyses
@@ -25,6 +29,10 @@ from nanomark.samples.models import Sample
 
 class ImageRejected(ValueError):
     """The file is not an image NanoMark can store; the message says why, for the user."""
+
+
+class NotAMicrograph(ImageRejected):
+    """The file is an image but not an SEM micrograph (a mask layer, a drawing, blank)."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,7 @@ def ingest_sem_image(
     sidecar: bytes | None = None,
     pixel_size_nm: float | None = None,
     uploaded_by=None,
+    upload_batch: str | None = None,
 ) -> IngestOutcome:
     """Validate, deduplicate and store one SEM image of ``sample``.
 
@@ -51,8 +60,11 @@ def ingest_sem_image(
         data: the file's bytes (TIFF, PNG or JPEG, told apart by content).
         filename: the name the user gave the file (kept for display only).
         sidecar: the bytes of a Hitachi ``.txt`` metadata sidecar, if any.
-        pixel_size_nm: a pixel size entered by hand, in nm/px; it overrides the metadata.
+        pixel_size_nm: a pixel size entered by hand, in nm/px; it overrides the metadata
+            and the scale bar.
         uploaded_by: the user storing the image, if any.
+        upload_batch: 32 hex digits shared by the images of one upload or import
+            (for calibrating them together later); None: a batch of its own.
 
     Returns:
         The new image, or the lab's existing image with the same SHA-256.
@@ -69,8 +81,8 @@ def ingest_sem_image(
     limit = settings.NANOMARK_MAX_UPLOAD_BYTES
     if len(data) > limit:
         raise ImageRejected(f"{filename}: {len(data):,} bytes exceeds the {limit:,}-byte limit.")
-    if pixel_size_nm is not None and not (math.isfinite(pixel_size_nm) and pixel_size_nm > 0):
-        raise ImageRejected(f"{filename}: the pixel size must be a positive number of nm.")
+    if pixel_size_nm is not None and (problem := pixel_size_problem(pixel_size_nm)):
+        raise ImageRejected(f"{filename}: {problem}")
 
     sha256 = hashlib.sha256(data).hexdigest()
     existing = SEMImage.objects.filter(lab_id=sample.lab_id, sha256=sha256).first()
@@ -84,12 +96,15 @@ def ingest_sem_image(
         )
     except SEMFileError as exc:
         raise ImageRejected(f"{filename}: {exc}") from exc
+    frame = inspect_frame(sem, filename)
 
     meta = sem.metadata
+    calibration = dict(frame.details)
     if pixel_size_nm is not None:
         pixel_size, pixel_size_source = pixel_size_nm, PixelSizeSource.MANUAL
+        calibration.pop("reason", None)
     else:
-        pixel_size, pixel_size_source = meta.pixel_size_nm, meta.pixel_size_source or ""
+        pixel_size, pixel_size_source = frame.pixel_size_nm, frame.pixel_size_source or ""
 
     written: list[str] = []
     try:
@@ -118,6 +133,12 @@ def ingest_sem_image(
                 channels=sem.channels,
                 pixel_size_nm=pixel_size,
                 pixel_size_source=pixel_size_source,
+                calibration=calibration,
+                field_x_px=frame.field.x_px,
+                field_y_px=frame.field.y_px,
+                field_width_px=frame.field.width_px,
+                field_height_px=frame.field.height_px,
+                field_source=FieldSource.DATA_BAR if frame.data_bar else FieldSource.FULL_FRAME,
                 magnification=meta.magnification,
                 accelerating_voltage_kv=meta.accelerating_voltage_kv,
                 working_distance_mm=meta.working_distance_mm,
@@ -126,6 +147,7 @@ def ingest_sem_image(
                 acquired_at=_aware(meta.acquired_at),
                 raw_metadata=meta.raw,
                 uploaded_by=uploaded_by,
+                upload_batch=upload_batch or new_upload_batch(),
             )
             # Analysed in the background once the image is committed.
             queue_analyses([image])
@@ -140,6 +162,31 @@ def ingest_sem_image(
         delete_files(written)
         raise
     return IngestOutcome(image, created=True)
+
+
+def new_upload_batch() -> str:
+    """A fresh upload-batch key (32 hex digits)."""
+    return secrets.token_hex(16)
+
+
+def inspect_frame(sem: SEMImageData, filename: str) -> FrameCalibration:
+    """Field box and calibration of a decoded file, refusing fields too small to analyse.
+
+    Raises:
+        NotAMicrograph: the pixels are a mask or blank (two grey levels or fewer).
+        ImageRejected: the field is smaller than the order classifier's smallest input.
+    """
+    problem = content_problem(sem.pixels)
+    if problem:
+        raise NotAMicrograph(f"{filename}: {problem}")
+    frame = calibrate_frame(sem)
+    side = MIN_CLASSIFIER_SIDE_PX
+    if min(frame.field.width_px, frame.field.height_px) < side:
+        raise ImageRejected(
+            f"{filename}: the image field is {frame.field.width_px} x {frame.field.height_px} px; "
+            f"NanoMark analyses fields of at least {side} x {side} px."
+        )
+    return frame
 
 
 def _aware(moment: datetime | None) -> datetime | None:

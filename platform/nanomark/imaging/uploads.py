@@ -2,8 +2,9 @@
 
 An image upload takes two steps so that the user sees what will be stored.
 :func:`stage_upload` reads every file with the reader ingest uses
-(:func:`analysis.semfile.read_sem`, with a Hitachi ``.txt`` sidecar paired by
-file stem), reports format, size, pixel size, duplicates and refusals, and
+(:func:`analysis.semfile.read_sem`, with a ``.txt`` or ``.hdr`` sidecar paired
+by file stem, and :func:`~nanomark.imaging.services.inspect_frame` for the
+field and the calibration), reports format, size, pixel size, duplicates and refusals, and
 keeps the readable new files in a per-user staging folder
 (``VAR_DIR/uploads/<user id>/<token>/``) so that the browser sends them once.
 :func:`store_staged` hands the files the user kept to
@@ -28,13 +29,14 @@ from django.core.files.uploadedfile import UploadedFile
 from analysis.semfile import SIDECAR_MAX_BYTES, SEMFileError, decode_sidecar, read_sem
 from nanomark.imaging.choices import PixelSizeSource
 from nanomark.imaging.models import SEMImage
-from nanomark.imaging.services import ImageRejected, ingest_sem_image
+from nanomark.imaging.services import ImageRejected, ingest_sem_image, inspect_frame
 from nanomark.samples.models import Sample
 
 #: Seconds after which an upload that was never confirmed is deleted.
 STAGING_MAX_AGE_S = 24 * 3600
-#: File name endings of Hitachi metadata sidecars (paired with the image of the same stem).
-SIDECAR_SUFFIX = ".txt"
+#: File name endings of metadata sidecars, paired with the image of the same stem:
+#: Hitachi and JEOL ``.txt``, Tescan ``.hdr``.
+SIDECAR_SUFFIXES = (".txt", ".hdr")
 
 NEW = "new"
 DUPLICATE = "duplicate"
@@ -76,6 +78,9 @@ class InspectedFile:
     detector: str = ""
     instrument: str = ""
     acquired_at: str = ""
+    field_width_px: int | None = None
+    field_height_px: int | None = None
+    calibration_reason: str = ""
 
     @property
     def pixel_size_source_label(self) -> str:
@@ -112,19 +117,19 @@ class StoreResult:
 def stage_upload(*, user, sample: Sample, files: Sequence[UploadedFile]) -> StagedUpload:
     """Inspect ``files`` for ``sample`` and stage the new, readable ones; nothing is stored.
 
-    Files whose name ends in ``.txt`` are Hitachi sidecars of the image with the
+    Files whose name ends in ``.txt`` or ``.hdr`` are sidecars of the image with the
     same stem (case-insensitive); the others are images, told apart by content.
 
     Returns:
         The staged upload, one :class:`InspectedFile` per image in upload order.
     """
     discard_stale_uploads()
-    images = [f for f in files if not f.name.lower().endswith(SIDECAR_SUFFIX)]
+    images = [f for f in files if not f.name.lower().endswith(SIDECAR_SUFFIXES)]
     # Read past the limit by one byte only, so that decode_sidecar can say it is too large.
     sidecars = {
         _stem(f.name): (f.name, f.read(SIDECAR_MAX_BYTES + 1))
         for f in files
-        if f.name.lower().endswith(SIDECAR_SUFFIX)
+        if f.name.lower().endswith(SIDECAR_SUFFIXES)
     }
     staged = StagedUpload(token=secrets.token_hex(16), sample_id=sample.pk, created_at=time.time())
     folder = _folder(user, staged.token)
@@ -188,6 +193,7 @@ def store_staged(
                 sidecar=sidecar.read_bytes() if sidecar.is_file() else None,
                 pixel_size_nm=pixel_sizes_nm[item.index],
                 uploaded_by=user,
+                upload_batch=staged.token,
             )
         except ImageRejected as exc:
             results.append(StoreResult(item.filename, None, False, str(exc)))
@@ -249,14 +255,20 @@ def _inspect(
         sem = read_sem(
             data, sidecar_text=sidecar_text, max_pixels=settings.NANOMARK_MAX_IMAGE_PIXELS
         )
+        frame = inspect_frame(sem, upload.name)
     except SEMFileError as exc:
         item.status, item.message = UNREADABLE, str(exc)
+        return item, data, sidecar_bytes
+    except ImageRejected as exc:
+        item.status, item.message = UNREADABLE, str(exc).removeprefix(f"{upload.name}: ")
         return item, data, sidecar_bytes
     seen[item.sha256] = upload.name
     meta = sem.metadata
     item.format, item.bit_depth = sem.format, sem.bit_depth
     item.width_px, item.height_px = sem.width, sem.height
-    item.pixel_size_nm, item.pixel_size_source = meta.pixel_size_nm, meta.pixel_size_source or ""
+    item.pixel_size_nm, item.pixel_size_source = frame.pixel_size_nm, frame.pixel_size_source or ""
+    item.field_width_px, item.field_height_px = frame.field.width_px, frame.field.height_px
+    item.calibration_reason = frame.reason
     item.magnification = meta.magnification
     item.accelerating_voltage_kv = meta.accelerating_voltage_kv
     item.detector, item.instrument = meta.detector or "", meta.instrument or ""

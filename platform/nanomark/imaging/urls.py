@@ -2,12 +2,18 @@
 
 from django.urls import path
 
-from nanomark.imaging import views
+from nanomark.imaging import calibrationviews, views
 
 urlpatterns = [
     path("<int:pk>/", views.image_detail, name="image-detail"),
     path("<int:pk>/label/", views.image_label, name="image-label"),
     path("<int:pk>/masks/", views.image_mask_upload, name="image-mask-upload"),
+    path("<int:pk>/calibration/", calibrationviews.image_calibrate, name="image-calibrate"),
+    path(
+        "calibrate/<int:sample_pk>/",
+        calibrationviews.sample_calibrate,
+        name="sample-images-calibrate",
+    ),
     path("<int:pk>/preview.png", views.image_file, {"field": "preview"}, name="image-preview"),
     path(
         "<int:pk>/thumbnail.png", views.image_file, {"field": "thumbnail"}, name="image-thumbnail"

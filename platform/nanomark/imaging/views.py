@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from analysis.defects import DEFECT_CLASSES
 from nanomark.accounts.labcontext import can_write, require_write
+from nanomark.imaging.calibrationforms import CalibrationForm
 from nanomark.imaging.forms import (
     ConfirmUploadForm,
     DefectMaskForm,
@@ -37,21 +38,24 @@ from nanomark.results.views import image_analysis
 from nanomark.samples.models import Sample
 
 
-def _image_or_404(request: HttpRequest, pk: int) -> SEMImage:
+def image_or_404(request: HttpRequest, pk: int) -> SEMImage:
+    """The user's image ``pk`` (another lab's is a 404)."""
     return get_object_or_404(
         SEMImage.objects.restrict(request.user).select_related("sample", "lab", "uploaded_by"),
         pk=pk,
     )
 
 
-def _render_image_page(
+def render_image_page(
     request: HttpRequest,
     image: SEMImage,
     *,
     label_form: OrderLabelForm | None = None,
     mask_form: DefectMaskForm | None = None,
+    calibration_form: CalibrationForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
+    """The image page, with the forms given (bound, with errors) or fresh ones."""
     context = {
         "image": image,
         "can_edit": can_write(request.user, image.lab_id),
@@ -59,6 +63,8 @@ def _render_image_page(
         "masks": image.defect_masks.select_related("annotator", "reviewer"),
         "label_form": label_form or OrderLabelForm(),
         "mask_form": mask_form or DefectMaskForm(image=image),
+        "calibration_form": calibration_form or CalibrationForm.for_image(image),
+        "calibration_changes": image.calibration_changes.select_related("changed_by"),
         **image_analysis(image),
     }
     return render(request, "imaging/image_detail.html", context, status=status)
@@ -68,18 +74,18 @@ def _render_image_page(
 @require_GET
 def image_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """The image viewer with overlays, labels, masks and analysis status."""
-    return _render_image_page(request, _image_or_404(request, pk))
+    return render_image_page(request, image_or_404(request, pk))
 
 
 @login_required
 @require_POST
 def image_label(request: HttpRequest, pk: int) -> HttpResponse:
     """Record the user's order label of the image (it replaces their earlier one)."""
-    image = _image_or_404(request, pk)
+    image = image_or_404(request, pk)
     require_write(request.user, image.lab_id)
     form = OrderLabelForm(request.POST)
     if not form.is_valid():
-        return _render_image_page(request, image, label_form=form, status=400)
+        return render_image_page(request, image, label_form=form, status=400)
     label = form.save(image, request.user)
     messages.success(request, f"Labelled {label.get_label_display().lower()}.")
     return redirect(image)
@@ -89,7 +95,7 @@ def image_label(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def image_mask_upload(request: HttpRequest, pk: int) -> HttpResponse:
     """Store a hand-drawn defect mask of the image (4-layer TIFF or one file per layer)."""
-    image = _image_or_404(request, pk)
+    image = image_or_404(request, pk)
     require_write(request.user, image.lab_id)
     form = DefectMaskForm(request.POST, request.FILES, image=image)
     if form.is_valid():
@@ -105,7 +111,7 @@ def image_mask_upload(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, "Defect mask stored.")
             return redirect(image)
-    return _render_image_page(request, image, mask_form=form, status=400)
+    return render_image_page(request, image, mask_form=form, status=400)
 
 
 @login_required

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from analysis.semfile import read_sem
 from ml.crossval import (
     CrossValResult,
     cross_validate_classifier,
@@ -147,7 +148,10 @@ def _latest_masks(lab) -> dict[int, DefectMask]:
 
 
 def training_set(lab, task: str) -> TrainingSet:
-    """The lab's labelled images for ``task``, read into ml/ records (ordered by image key)."""
+    """The lab's labelled images for ``task``, read into ml/ records (ordered by image key).
+
+    Each record is the image's field (data bar cut off), with its mask cut to the same box.
+    """
     classifier = task == ModelTask.ORDER_CLASSIFIER
     rows = _latest_labels(lab) if classifier else _latest_masks(lab)
     image_ids = sorted(rows)
@@ -156,13 +160,14 @@ def training_set(lab, task: str) -> TrainingSet:
     for image_id in image_ids:
         image, row = images[image_id], rows[image_id]
         with image.original.open("rb") as handle:
-            data = handle.read()
+            pixels = read_sem(handle.read(), max_pixels=settings.NANOMARK_MAX_IMAGE_PIXELS).pixels
+        field = image.field_box
         records.append(
             make_record(
-                data,
+                field.crop(pixels),
                 image.pixel_size_nm,
                 label=row.label if classifier else None,
-                mask=None if classifier else row.load_layers(),
+                mask=None if classifier else field.crop(row.load_layers()),
                 key=f"image {image_id}",
             )
         )

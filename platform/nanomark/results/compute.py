@@ -6,18 +6,23 @@ patch embedder — and the model-free statistics of ``analysis/`` (defect
 skeletons, particles), timing each stage. The worker task stores the result;
 ``bench/bench_analysis.py`` times it against the bare forward passes.
 
-Without a pixel size the models see the image at its own scale and every
-physical quantity (lengths, densities, particle sizes) is left out (None).
+Only the image's field is analysed (the instrument's data bar is never read
+as specimen); maps and positions come back in frame pixels, with nothing
+outside the field. Without a pixel size the models see the image at its own
+scale and every physical quantity (lengths, densities, particle sizes) is
+left out (None).
 """
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from torch import nn
 
+from analysis.databar import FieldBox
 from analysis.defects import DEFECT_CLASSES, LINE_CLASSES
 from analysis.linestats import line_statistics, point_statistics
 from analysis.particles import ParticleSummary, detect_particles, particle_statistics
@@ -61,23 +66,27 @@ class ImageAnalysis:
 
     Attributes:
         order_score: classifier's S in (0, 1).
-        saliency: (H, W) float32 in [0, 1], |dS/dx| normalised.
+        saliency: (H, W) float32 in [0, 1], |dS/dx| normalised (0 outside the field).
         defects: one entry per class in ``DEFECT_CLASSES`` order (empty without a segmenter).
-        particles_xy: (N, 2) float64 particle centres in px (None without a pixel size).
+        particles_xy: (N, 2) float64 particle centres in frame px (None without a pixel size).
         particle_diameters_nm: (N,) float64.
         particle_summary: count, density, sizes, nearest neighbours, Clark–Evans R, Ripley's L.
-        embeddings: grid patch embeddings (None without an embedder).
+        embeddings: grid patch embeddings, positions in frame px (None without an embedder).
         timings_s: seconds per stage.
+        pixel_size_nm: the pixel size the analysis used (None: unknown).
+        field: the field analysed, in frame px.
     """
 
     order_score: float | None = None
     saliency: np.ndarray | None = None
-    defects: list[DefectClassResult] = field(default_factory=list)
+    defects: list[DefectClassResult] = dataclasses.field(default_factory=list)
     particles_xy: np.ndarray | None = None
     particle_diameters_nm: np.ndarray | None = None
     particle_summary: ParticleSummary | None = None
     embeddings: PatchEmbeddings | None = None
-    timings_s: dict[str, float] = field(default_factory=dict)
+    timings_s: dict[str, float] = dataclasses.field(default_factory=dict)
+    pixel_size_nm: float | None = None
+    field: FieldBox | None = None
 
     @contextmanager
     def timed(self, stage: str) -> Iterator[None]:
@@ -94,20 +103,69 @@ def analyse_pixels(
     pixels: np.ndarray,
     pixel_size_nm: float | None,
     *,
+    field: FieldBox | None = None,
     classifier: nn.Module | None = None,
     segmenter: nn.Module | None = None,
     embedder: nn.Module | None = None,
 ) -> ImageAnalysis:
-    """Analyse one image with the models given and the model-free statistics.
+    """Analyse the field of one frame with the models given and the model-free statistics.
 
     Args:
-        pixels: (H, W) uint8/uint16 SEM image (data bar already excluded by the reader).
+        pixels: (H, W) uint8/uint16 SEM frame as stored.
         pixel_size_nm: nm per pixel, or None if unknown.
+        field: the specimen area of the frame (None: the whole frame).
         classifier: an order classifier, or None to skip the order score.
         segmenter: a defect segmenter, or None to skip defect statistics.
         embedder: a patch embedder, or None to skip embeddings.
+
+    Returns:
+        The analysis in frame coordinates: (H, W) maps zero outside the field,
+        positions offset by the field's corner.
     """
-    result = ImageAnalysis()
+    field = field or FieldBox(0, 0, pixels.shape[1], pixels.shape[0])
+    result = _analyse_field(
+        field.crop(pixels),
+        pixel_size_nm,
+        classifier=classifier,
+        segmenter=segmenter,
+        embedder=embedder,
+    )
+    return _in_frame(result, field, pixels.shape)
+
+
+def _in_frame(result: ImageAnalysis, field: FieldBox, frame_shape: tuple[int, int]):
+    """``result`` of the field moved into the frame: maps padded with 0, positions offset."""
+
+    def placed(values: np.ndarray) -> np.ndarray:
+        frame = np.zeros(frame_shape, values.dtype)
+        field.crop(frame)[...] = values
+        return frame
+
+    result.field = field
+    offset = np.array([field.x_px, field.y_px])
+    if result.saliency is not None:
+        result.saliency = placed(result.saliency)
+    result.defects = [
+        dataclasses.replace(item, probability=placed(item.probability)) for item in result.defects
+    ]
+    if result.particles_xy is not None:
+        result.particles_xy = result.particles_xy + offset
+    if result.embeddings is not None:
+        result.embeddings = dataclasses.replace(
+            result.embeddings, positions_xy=result.embeddings.positions_xy + offset
+        )
+    return result
+
+
+def _analyse_field(
+    pixels: np.ndarray,
+    pixel_size_nm: float | None,
+    *,
+    classifier: nn.Module | None,
+    segmenter: nn.Module | None,
+    embedder: nn.Module | None,
+) -> ImageAnalysis:
+    result = ImageAnalysis(pixel_size_nm=pixel_size_nm)
     if classifier is not None:
         with result.timed("classifier"):
             result.order_score, result.saliency = order_with_saliency(

@@ -1,7 +1,8 @@
 """Analysis of one image by a set of model versions, and the numbers it produced.
 
-One run per (image, classifier, segmenter, embedder): a second delivery of the
-same work finds the run and changes nothing. Lengths are in nm, areas in µm².
+One run per (image, classifier, segmenter, embedder, calibration version): a
+second delivery of the same work finds the run and changes nothing, and a
+corrected pixel size or field box makes new work. Lengths are in nm, areas in µm².
 """
 
 from django.conf import settings
@@ -76,12 +77,22 @@ class AnalysisRun(LabOwned, BackgroundRun):
     indexed_at = models.DateTimeField(
         null=True, blank=True, help_text="when its embeddings joined the search index"
     )
+    calibration_version = models.PositiveIntegerField(
+        default=1, help_text="the image's calibration version this run analyses"
+    )
+    pixel_size_nm = models.FloatField(
+        null=True, blank=True, help_text="nm per pixel the analysis used (None: unknown)"
+    )
+    field_box = models.JSONField(
+        default=dict, blank=True, help_text="field the analysis read, in frame px"
+    )
 
     class Meta:
         ordering = ["-queued_at"]
         constraints = [
             models.UniqueConstraint(
-                fields=["image", "models_key"], name="one_analysis_per_image_and_models"
+                fields=["image", "models_key", "calibration_version"],
+                name="one_analysis_per_image_models_and_calibration",
             )
         ]
 

@@ -1,9 +1,10 @@
-"""Queueing analyses: one run per image and set of active model versions, enqueued on commit.
+"""Queueing analyses: one run per image, active model versions and calibration, on commit.
 
 An image is analysed when it is stored, when a model version is activated
-(the lab's images are re-analysed in a batch) and when someone asks
-(``manage.py analyze``, a retry). Asking twice for the same image and models
-finds the existing run instead of adding one.
+(the lab's images are re-analysed in a batch), when its calibration is
+corrected, and when someone asks (``manage.py analyze``, a retry). Asking
+twice for the same image, models and calibration finds the existing run
+instead of adding one.
 """
 
 from collections.abc import Iterable
@@ -50,11 +51,12 @@ def queue_analyses(
 ) -> list[AnalysisRun]:
     """Create the missing runs of ``images`` with their labs' active models and queue them.
 
-    Images that already have a run with the same model versions are skipped,
-    whatever its status (a failed run is retried with :func:`retry_run`).
-    Runs of the other images that no worker has started yet, queued with
-    other model versions, are superseded: they are deleted (their queued task
-    then finds no run and does nothing).
+    Images that already have a run with the same model versions and their
+    current calibration version are skipped, whatever its status (a failed
+    run is retried with :func:`retry_run`). Runs of the other images that no
+    worker has started yet, queued with other model versions or an older
+    calibration, are superseded: they are deleted (their queued task then
+    finds no run and does nothing).
     With a ``reason`` the runs of each lab form a batch whose progress can be
     followed (``run.batch``).
 
@@ -73,22 +75,29 @@ def queue_analyses(
             )
             done = set(
                 AnalysisRun.objects.filter(image__in=lab_images, models_key=key).values_list(
-                    "image_id", flat=True
+                    "image_id", "calibration_version"
                 )
             )
-            todo = [image for image in lab_images if image.pk not in done]
+            todo = [
+                image for image in lab_images if (image.pk, image.calibration_version) not in done
+            ]
             if not todo:
                 continue
-            AnalysisRun.objects.filter(image__in=todo, status=RunStatus.QUEUED, attempts=0).exclude(
-                models_key=key
-            ).delete()
+            AnalysisRun.objects.filter(image__in=todo, status=RunStatus.QUEUED, attempts=0).delete()
             batch = None
             if reason is not None:
                 batch = AnalysisBatch.objects.create(
                     lab_id=lab_id, reason=reason[:200], created_by=created_by
                 )
             runs = AnalysisRun.objects.bulk_create(
-                AnalysisRun(lab_id=lab_id, image=image, batch=batch, models_key=key, **versions)
+                AnalysisRun(
+                    lab_id=lab_id,
+                    image=image,
+                    batch=batch,
+                    models_key=key,
+                    calibration_version=image.calibration_version,
+                    **versions,
+                )
                 for image in todo
             )
             created.extend(runs)

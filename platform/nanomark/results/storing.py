@@ -83,6 +83,8 @@ def store_analysis(run: AnalysisRun, analysis: ImageAnalysis) -> None:
                 finished_at=timezone.now(),
                 error="",
                 timings_s=analysis.timings_s,
+                pixel_size_nm=analysis.pixel_size_nm,
+                field_box=analysis.field.to_json() if analysis.field else {},
             ):
                 raise RunNoLongerRunning(f"analysis run {run.pk} is no longer running")
     except BaseException:

@@ -39,6 +39,7 @@ def analyse_image(run_pk: int) -> None:
         analysis = analyse_pixels(
             pixels,
             run.image.pixel_size_nm,
+            field=run.image.field_box,
             **{
                 role: load_version(version) if version is not None else None
                 for role, version in (

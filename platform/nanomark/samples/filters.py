@@ -43,6 +43,9 @@ class SampleFilter(django_filters.FilterSet):
     temperature_max = django_filters.NumberFilter(
         field_name="syntheses__temperature_c", lookup_expr="lte", distinct=True, label="T max (°C)"
     )
+    uncalibrated = django_filters.BooleanFilter(
+        method="with_uncalibrated_images", label="Has uncalibrated images"
+    )
     # Query parameters order_score_min and order_score_max.
     order_score = django_filters.RangeFilter(
         method="order_score_range", label="Order score (an image's current analysis)"
@@ -60,6 +63,12 @@ class SampleFilter(django_filters.FilterSet):
 
     def search(self, queryset, name, value):
         return queryset.filter(Q(code__icontains=value) | Q(description__icontains=value))
+
+    def with_uncalibrated_images(self, queryset, name, value):
+        """Samples with (true) or without (false) an image whose pixel size is unknown."""
+        uncalibrated = Q(images__pixel_size_nm__isnull=True, images__isnull=False)
+        matching = Sample.objects.filter(uncalibrated).values("pk")
+        return queryset.filter(pk__in=matching) if value else queryset.exclude(pk__in=matching)
 
     @extend_schema_field(OpenApiTypes.NUMBER)  # the API schema cannot infer a method's type
     def order_score_range(self, queryset, name, value):

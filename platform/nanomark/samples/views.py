@@ -23,6 +23,7 @@ from analysis.defects import channel
 from nanomark.accounts.labcontext import can_write, current_lab, require_write, user_labs
 from nanomark.accounts.models import Lab
 from nanomark.computations.models import AdsorptionEnergy, MonteCarloRun, XtbCalculation
+from nanomark.imaging.calibrationviews import sample_calibration_form
 from nanomark.imaging.models import DefectMask, OrderLabel, SEMImage
 from nanomark.registry.models import ModelVersion
 from nanomark.results.current import current_analysis_runs, current_order_scores
@@ -47,7 +48,9 @@ def _writable_current_lab(request: HttpRequest) -> Lab:
 
 
 def with_list_columns(samples):
-    """``samples`` annotated with ``image_count`` and ``mean_order_score`` (current analyses).
+    """``samples`` annotated with ``image_count``, ``uncalibrated_count`` and ``mean_order_score``.
+
+    The order score is the mean over the images' current analyses.
 
     Both are correlated subqueries, so a page of samples is one query whatever the
     number of images and runs, and joins made by filters cannot inflate the counts.
@@ -57,6 +60,10 @@ def with_list_columns(samples):
     scores = current_order_scores(runs).order_by().values("run__image__sample")
     return samples.annotate(
         image_count=Coalesce(Subquery(images.annotate(n=Count("pk")).values("n")), 0),
+        uncalibrated_count=Coalesce(
+            Subquery(images.filter(pixel_size_nm__isnull=True).annotate(n=Count("pk")).values("n")),
+            0,
+        ),
         mean_order_score=Subquery(scores.annotate(mean=Avg("score")).values("mean")),
     )
 
@@ -284,6 +291,8 @@ class SampleDetailView(LoginRequiredMixin, DetailView):
         context.update(
             can_edit=can_write(self.request.user, sample.lab_id),
             image_rows=rows,
+            uncalibrated_count=sum(row.image.pixel_size_nm is None for row in rows),
+            calibration_form=sample_calibration_form(sample),
             # Runs of the sample on no image of it (none, or another sample's image).
             sample_runs=[run for run in monte_carlo_runs if run.source_image_id not in image_ids],
             monte_carlo_runs=monte_carlo_runs,

@@ -285,16 +285,16 @@ def test_coloured_strokes_on_transparent_layers_are_defects():
     rgba[strokes] = [255, 0, 0, 255]
     rgba[~strokes] = [255, 255, 255, 0]  # white but fully transparent
     tiff = _pages_tiff(list(rgba), photometric="rgb", extrasamples=["unassalpha"])
-    np.testing.assert_array_equal(read_mask_layers([("m.tif", tiff)], WIDTH, HEIGHT), strokes)
+    np.testing.assert_array_equal(read_mask_layers([("m.tif", tiff)], [(WIDTH, HEIGHT)]), strokes)
 
 
 def test_sixteen_bit_layers_are_split_at_half_scale():
     layer = np.array([[0, 32767, 32768, 65535]], np.uint16)
     files = [(f"{i}.tif", tiff_bytes(layer)) for i in range(4)]
-    layers = read_mask_layers(files, width=4, height=1)
+    layers = read_mask_layers(files, [(4, 1)])
     assert layers.tolist() == [[[False, False, True, True]]] * 4
 
 
 def test_two_files_are_neither_form():
     with pytest.raises(MaskFileError, match="got 2 files"):
-        read_mask_layers([("a", b""), ("b", b"")], WIDTH, HEIGHT)
+        read_mask_layers([("a", b""), ("b", b"")], [(WIDTH, HEIGHT)])
