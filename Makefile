@@ -68,7 +68,8 @@ serve: install  ## gunicorn on $(BIND) and a django-q2 worker, stopped together 
 	trap 'kill 0' EXIT
 	$(PY) manage.py qcluster &
 	echo "NanoMark is at http://$(BIND)/ (Ctrl-C stops it)"
-	$(VENV)/bin/gunicorn --pythonpath platform nanomark.wsgi --bind $(BIND) --workers 2 --timeout 120
+	# No control socket: gunicorn's default path is shared by every instance of a user on the host.
+	$(VENV)/bin/gunicorn --pythonpath platform nanomark.wsgi --bind $(BIND) --workers 2 --timeout 120 --no-control-socket
 
 lint: install-dev
 	$(VENV)/bin/ruff check .

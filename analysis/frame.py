@@ -38,6 +38,7 @@ class FrameCalibration:
         data_bar: the info band in frame pixels, or ``None`` when none was found.
         pixel_size_nm: nm per pixel, or ``None`` when unknown.
         pixel_size_source: ``"metadata"``, ``"sidecar"``, ``"scale_bar"`` or ``None``.
+        magnification: from the metadata, else as read in the data bar (times), or ``None``.
         details: JSON-safe record: ``reader`` (the metadata reader used),
             ``notes`` (readers that could not calibrate), ``scale_bar`` (the
             reading: label, ruler px, magnification, confidence) and, when the
@@ -48,6 +49,7 @@ class FrameCalibration:
     data_bar: FieldBox | None
     pixel_size_nm: float | None
     pixel_size_source: str | None
+    magnification: float | None = None
     details: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -73,18 +75,21 @@ def calibrate_frame(image: SEMImageData) -> FrameCalibration:
     if meta.pixel_size_nm is not None:
         details["reader"] = meta.pixel_size_reader
         return FrameCalibration(
-            field_box, band, meta.pixel_size_nm, meta.pixel_size_source, details
+            field_box, band, meta.pixel_size_nm, meta.pixel_size_source, meta.magnification, details
         )
     metadata_reason = (
         meta.calibration_notes[0] if meta.calibration_notes else "No pixel size in the metadata."
     )
     if bar is None:
         details["reason"] = f"{metadata_reason} No data bar with a scale bar was found either."
-        return FrameCalibration(field_box, None, None, None, details)
+        return FrameCalibration(field_box, None, None, None, meta.magnification, details)
     reading = read_scale_bar(image.pixels, bar)
     details["scale_bar"] = reading.to_json()
+    magnification = meta.magnification or reading.magnification
     if reading.pixel_size_nm is None:
         details["reason"] = f"{metadata_reason} The data bar's scale bar: {reading.reason}"
-        return FrameCalibration(field_box, band, None, None, details)
+        return FrameCalibration(field_box, band, None, None, magnification, details)
     details["reader"] = SCALE_BAR_SOURCE
-    return FrameCalibration(field_box, band, reading.pixel_size_nm, SCALE_BAR_SOURCE, details)
+    return FrameCalibration(
+        field_box, band, reading.pixel_size_nm, SCALE_BAR_SOURCE, magnification, details
+    )

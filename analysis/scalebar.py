@@ -10,9 +10,7 @@ support each other; a bar that cannot be read leaves the image uncalibrated,
 with the reason. Nothing in the field is used.
 """
 
-import os
 import re
-import shutil
 import subprocess
 from dataclasses import asdict, dataclass
 
@@ -25,6 +23,8 @@ from analysis.magnification import (
     parse_magnification,
     pixel_size_for_magnification,
 )
+from analysis.ocr import OcrWord, read_words, tesseract_available
+from analysis.ruler import Ruler, find_ruler, find_tick_row
 
 #: Two readings agree when their pixel sizes differ by at most this fraction.
 AGREEMENT_TOLERANCE = 0.02
@@ -34,14 +34,16 @@ SINGLE_READING_MIN_CONFIDENCE = 85.0
 OCR_GLYPH_HEIGHTS_PX = (36, 26, 50)
 #: Readings from retries count only when ruler and magnification agree (confidence >= this).
 AGREEMENT_MIN_CONFIDENCE = 0.8
-#: Seconds one Tesseract call may take.
-OCR_TIMEOUT_S = 30.0
 
 _UNITS_NM = {"nm": 1.0, "um": 1e3, "mm": 1e6}
 # Tesseract's English model has no "µ": it reads "µm" as "um", "pm", "ym", "m"...
 _MICRO_MISREADINGS = re.compile(r"^(?:[uµμpyY”\"'`]{1,2}m|m)$")
 _LABEL = re.compile(r"^(\d+(?:[.,]\d+)?)\s*([^\d\s]{1,4})$")
 _LABEL_WHITELIST = "0123456789.,nmuµμ "
+# Hitachi model names as data bars print them (SU8000, SU8230, S-4800, Regulus8230,
+# FlexSEM 1000, TM4000), allowing Tesseract's O-for-0: the magnification alone gives
+# the pixel size only with Hitachi's 127 mm display rule.
+_HITACHI_MODEL = re.compile(r"\b(?:SU\s?[\dO]{3,4}|S-?[\dO]{4}|Regulus|FlexSEM|TM[\dO]{4})", re.I)
 
 
 @dataclass(frozen=True)
@@ -80,44 +82,6 @@ class ScaleBarReading:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class Ruler:
-    """A ruler found in a band, in band pixels.
-
-    Attributes:
-        left_px: centre of the left end tick, px (sub-pixel).
-        right_px: centre of the right end tick, px (sub-pixel).
-        box: (x, y, width, height) of the ruler with its ticks, px.
-        n_ticks: ticks found (Hitachi: 11).
-        regular: whether the ticks are evenly spaced.
-    """
-
-    left_px: float
-    right_px: float
-    box: tuple[int, int, int, int]
-    n_ticks: int
-    regular: bool
-
-    @property
-    def length_px(self) -> float:
-        """End tick to end tick, px."""
-        return self.right_px - self.left_px
-
-
-@dataclass(frozen=True)
-class OcrWord:
-    """One word from Tesseract: its text, confidence (0-100) and box in the input image."""
-
-    text: str
-    confidence: float
-    box: tuple[int, int, int, int]
-
-
-def tesseract_available() -> bool:
-    """Whether the ``tesseract`` program is on ``PATH``."""
-    return _tesseract_path() is not None
-
-
 def read_scale_bar(pixels: np.ndarray, bar: DataBar) -> ScaleBarReading:
     """Read the pixel size that ``bar`` states.
 
@@ -127,8 +91,9 @@ def read_scale_bar(pixels: np.ndarray, bar: DataBar) -> ScaleBarReading:
     (it is what Hitachi's own metadata reports), with a high confidence. When
     only one reading exists, it calibrates only when unambiguous and read with
     a Tesseract confidence of at least :data:`SINGLE_READING_MIN_CONFIDENCE`:
-    a magnification word that is the band's only one (and, when a ruler was
-    measured, makes its length a 1-2-3-5 x 10^k nm value), or a label with an
+    a magnification word that is the band's only one, beside a Hitachi model
+    name (and, when a ruler was measured, makes its length a 1-2-3-5 x 10^k nm
+    value), or a label with an
     explicit unit on a regular 11-tick ruler. Otherwise the image stays
     uncalibrated and ``reason`` says why.
 
@@ -150,12 +115,12 @@ def read_scale_bar(pixels: np.ndarray, bar: DataBar) -> ScaleBarReading:
     contrast = max(bar.text_level * 255.0 - background, 1.0)
     ink = (band - np.float32(background) >= 0.5 * contrast).astype(np.uint8)
     _, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
-    ruler_index, ruler = _find_ruler(band, background, labels, stats)
+    ruler_parts, ruler = find_ruler(band, background, labels, stats)
+    if ruler is None:
+        ruler_parts, ruler = find_tick_row(band, background, labels, stats)
     # Text is read without the ruler, whose line and ticks Tesseract takes for letters.
-    text_ink = labels > 0
-    if ruler_index is not None:
-        text_ink &= labels != ruler_index
-    label_box = _label_box(stats, ruler_index, ruler) if ruler is not None else None
+    text_ink = (labels > 0) & ~np.isin(labels, ruler_parts)
+    label_box = _label_box(stats, ruler_parts, ruler) if ruler is not None else None
     label_ink = _mask_box(text_ink, label_box) if label_box is not None else None
     if label_box is not None:
         x, y, w, h = label_box
@@ -230,6 +195,14 @@ def _decide(
             return _uncalibrated(
                 f"The magnification {format_magnification(magnification)} was read with "
                 f"confidence {mag_conf:.0f} and no ruler label confirms it.",
+                units,
+                common,
+            )
+        if not _HITACHI_MODEL.search(text):
+            return _uncalibrated(
+                f"The magnification {format_magnification(magnification)} gives a pixel size "
+                "only by Hitachi's display rule, the data bar names no Hitachi instrument, "
+                "and no ruler label confirms it.",
                 units,
                 common,
             )
@@ -336,53 +309,8 @@ def _is_nice_length(length_nm: float) -> bool:
     return False
 
 
-def _find_ruler(
-    band: np.ndarray, background: float, labels: np.ndarray, stats: np.ndarray
-) -> tuple[int | None, Ruler | None]:
-    """(component index, :class:`Ruler`) of the longest comb-shaped component, or (None, None).
-
-    The line rows are those with ink over half the component's width; the
-    ticks are the column runs of ink in the other rows, and each end tick's
-    centre is the brightness-weighted mean column of its run.
-    """
-    width = band.shape[1]
-    order = np.argsort(-stats[1:, cv2.CC_STAT_WIDTH]) + 1
-    for index in order[:5]:
-        x, y, w, h, _ = (int(v) for v in stats[index])
-        if w < 0.05 * width or h < 3:
-            break
-        mask = labels[y : y + h, x : x + w] == index
-        line_rows = mask.sum(axis=1) >= 0.5 * w
-        if not line_rows.any() or line_rows.all():
-            continue
-        weight = np.where(mask, band[y : y + h, x : x + w] - np.float32(background), 0.0)
-        profile = np.clip(weight[~line_rows], 0.0, None).sum(axis=0)
-        ticks = _runs(profile > 0.3 * profile.max())
-        if len(ticks) < 2:
-            continue
-        centres = [x + _centroid(profile, a, b) for a, b in ticks]
-        spacing = np.diff(centres)
-        regular = bool(spacing.std() <= 0.05 * spacing.mean() + 0.5)
-        ruler = Ruler(centres[0], centres[-1], (x, y, w, h), len(ticks), regular)
-        return int(index), ruler
-    return None, None
-
-
-def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
-    """[start, end) of the runs of True in a 1-D array."""
-    padded = np.concatenate([[False], flags, [False]])
-    edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
-    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
-
-
-def _centroid(profile: np.ndarray, start: int, end: int) -> float:
-    """Weighted mean position (pixel centres at integers) of ``profile[start:end]``."""
-    weights = profile[start:end]
-    return float((np.arange(start, end) * weights).sum() / weights.sum())
-
-
 def _label_box(
-    stats: np.ndarray, ruler_index: int, ruler: Ruler
+    stats: np.ndarray, ruler_parts: tuple[int, ...], ruler: Ruler
 ) -> tuple[int, int, int, int] | None:
     """(x, y, w, h) of the label: the text line nearest the ruler, over its middle.
 
@@ -394,7 +322,7 @@ def _label_box(
     rx, ry, rw, rh = ruler.box
     centre, length = (ruler.left_px + ruler.right_px) / 2.0, ruler.length_px
     best, best_gap = None, None
-    for x0, y0, x1, y1 in _text_lines(stats, exclude=ruler_index):
+    for x0, y0, x1, y1 in _text_lines(stats, exclude=ruler_parts):
         if x0 < rx - 0.3 * length or x1 > rx + rw + 0.3 * length:
             continue
         if abs((x0 + x1) / 2.0 - centre) > 0.5 * length:
@@ -407,12 +335,12 @@ def _label_box(
     return best
 
 
-def _text_lines(stats: np.ndarray, exclude: int) -> list[tuple[int, int, int, int]]:
+def _text_lines(stats: np.ndarray, exclude: tuple[int, ...]) -> list[tuple[int, int, int, int]]:
     """(x0, y0, x1, y1) boxes of text lines made of the components of ``stats``."""
     boxes = [
         (int(x), int(y), int(x + w), int(y + h))
         for k, (x, y, w, h, _) in enumerate(stats)
-        if k > 0 and k != exclude
+        if k > 0 and k not in exclude
     ]
     boxes.sort()
     lines: list[list[int]] = []
@@ -463,21 +391,7 @@ def _ocr(
     if factor > 1.0:
         white = cv2.resize(white, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
     white = cv2.copyMakeBorder(white, 20, 20, 20, 20, cv2.BORDER_CONSTANT, value=255)
-    png = cv2.imencode(".png", white)[1].tobytes()
-    command = [str(_tesseract_path()), "stdin", "stdout", "--psm", str(psm), "-l", "eng"]
-    if psm == 7:
-        command += ["-c", f"tessedit_char_whitelist={_LABEL_WHITELIST}"]
-    # One thread: Tesseract's OpenMP threads only contend on a shared machine.
-    env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
-    result = subprocess.run(
-        [*command, "tsv"],
-        input=png,
-        capture_output=True,
-        env=env,
-        timeout=OCR_TIMEOUT_S,
-        check=True,
-    )
-    return _parse_tsv(result.stdout.decode("utf-8", "replace"))
+    return read_words(white, psm, _LABEL_WHITELIST if psm == 7 else None)
 
 
 def _glyph_height(keep: np.ndarray) -> int:
@@ -486,19 +400,3 @@ def _glyph_height(keep: np.ndarray) -> int:
     heights = stats[1:, cv2.CC_STAT_HEIGHT]
     heights = heights[heights >= 4]
     return int(np.median(heights)) if heights.size else 12
-
-
-def _parse_tsv(tsv: str) -> list[OcrWord]:
-    """Words of Tesseract's TSV output, in reading order."""
-    words = []
-    for line in tsv.splitlines()[1:]:
-        fields = line.split("\t")
-        if len(fields) < 12 or not fields[11].strip():
-            continue
-        left, top, width, height = (int(v) for v in fields[6:10])
-        words.append(OcrWord(fields[11].strip(), float(fields[10]), (left, top, width, height)))
-    return words
-
-
-def _tesseract_path() -> str | None:
-    return shutil.which("tesseract")

@@ -1,6 +1,6 @@
 """Data-bar detection and scale-bar reading on rendered frames: accuracy and time.
 
-Run: ``python bench/bench_databar.py`` (about 2 min on 2 cores; ``--n`` bar
+Run: ``python bench/bench_databar.py`` (about 4 min on 2 cores; ``--n`` bar
 images, ``--n-plain`` images without a bar). Fields come from
 :func:`simulation.render.render_sem` on a smooth surface with random
 particles (fast), at random magnifications x30k-x200k and widths 1024, 1280
@@ -31,7 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from analysis.databar import find_data_bar
 from analysis.magnification import pixel_size_for_magnification
-from analysis.scalebar import read_scale_bar, tesseract_available
+from analysis.ocr import tesseract_available
+from analysis.scalebar import read_scale_bar
 from simulation.databar import draw_random_databar
 from simulation.render import RenderStyle, render_sem
 

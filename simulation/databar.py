@@ -129,6 +129,7 @@ class DataBarStyle:
         line_px: thickness of the ruler line and its ticks, px.
         tick_px: tick length, px.
         ticks_up: ticks rise from the ruler line (else they hang from it).
+        ruler_line: draw the line joining the ticks (else the ruler is 11 ticks alone).
         label_above: label above the ruler (else below it).
         right_margin_px: gap from the ruler's right end to the frame edge, px.
         spelling: label spelling, see :func:`format_length`.
@@ -145,6 +146,7 @@ class DataBarStyle:
     line_px: int = 1
     tick_px: int = 7
     ticks_up: bool = True
+    ruler_line: bool = True
     label_above: bool = True
     right_margin_px: int = 25
     spelling: str = "hitachi"
@@ -301,15 +303,21 @@ def random_style(
     spellings = ["hitachi", "short", "one_decimal", "spaced"]
     if font in _TRUETYPE:
         spellings += ["micro", "micro_short", "greek_mu"]
+    line_px = max(1, round(rng.uniform(1, 3) * scale))
+    ruler_line = bool(rng.random() < 0.8)
+    tick_px = max(3, round(height * rng.uniform(0.08, 0.18)))
+    if not ruler_line and rng.random() < 0.5:
+        tick_px = max(2, line_px)  # a ruler of dots
     return DataBarStyle(
         font=font,
         text_height_px=text_height,
         height_px=height,
         background=float(rng.choice([0.0, rng.uniform(0.0, 0.12)])),
         text_level=float(rng.choice([1.0, rng.uniform(0.6, 1.0)])),
-        line_px=max(1, round(rng.uniform(1, 3) * scale)),
-        tick_px=max(3, round(height * rng.uniform(0.08, 0.18))),
+        line_px=line_px,
+        tick_px=tick_px,
         ticks_up=bool(rng.random() < 0.7),
+        ruler_line=ruler_line,
         label_above=bool(rng.random() < 0.8),
         right_margin_px=round(rng.uniform(0.015, 0.05) * width_px),
         spelling=str(rng.choice(spellings)),
@@ -389,7 +397,8 @@ def _draw_ruler_and_label(
         line_y = max(3 + (tick if style.ticks_up else 0), (style.height_px - h - gap - tick) // 2)
         label_top = line_y + t + gap + (0 if style.ticks_up else tick)
     offset = t // 2
-    ink[line_y : line_y + t, left - offset : right - offset + t] = 1.0
+    if style.ruler_line:
+        ink[line_y : line_y + t, left - offset : right - offset + t] = 1.0
     for x in np.linspace(left, right, 11).round().astype(int):
         top, bottom = (line_y - tick, line_y) if style.ticks_up else (line_y + t, line_y + t + tick)
         ink[top:bottom, x - offset : x - offset + t] = 1.0

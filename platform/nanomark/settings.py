@@ -134,15 +134,17 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 NANOMARK_MAX_IMAGE_PIXELS = envint("NANOMARK_MAX_IMAGE_PIXELS", 64_000_000)
 #: Largest uploaded or imported file, in bytes.
 NANOMARK_MAX_UPLOAD_BYTES = envint("NANOMARK_MAX_UPLOAD_BYTES", 512 * 1024 * 1024)
-#: Wall-time limit of one xtb run in seconds (below the task timeout).
-NANOMARK_XTB_TIMEOUT_S = envint("NANOMARK_XTB_TIMEOUT_S", 1500)
 #: Torch device for model work: auto (CUDA when present), cpu or cuda.
 NANOMARK_DEVICE = envstr("NANOMARK_DEVICE", "auto")
 
 # --- background work (django-q2) ----------------------------------------------
+# Dependent limits default from the task timeout, so setting it alone is consistent:
+# retry = timeout + 300 s, xtb = 5/6 of the timeout. Set explicitly, they must still agree.
 Q_TIMEOUT_S = envint("NANOMARK_TASK_TIMEOUT_S", 1800)
 #: Seconds after which an unacknowledged task (its worker died) is delivered again.
 Q_RETRY_S = envint("NANOMARK_TASK_RETRY_S", Q_TIMEOUT_S + 300)
+#: Wall-time limit of one xtb run in seconds (below the task timeout).
+NANOMARK_XTB_TIMEOUT_S = envint("NANOMARK_XTB_TIMEOUT_S", Q_TIMEOUT_S * 5 // 6)
 if Q_RETRY_S <= Q_TIMEOUT_S:
     raise ImproperlyConfigured(
         "NANOMARK_TASK_RETRY_S must exceed NANOMARK_TASK_TIMEOUT_S, "
@@ -240,7 +242,14 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"refusals_in_one_line": {"()": "nanomark.logfilters.RefusalsInOneLine"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["refusals_in_one_line"],
+        }
+    },
     "root": {"handlers": ["console"], "level": envstr("NANOMARK_LOG_LEVEL", "INFO")},
     # FAISS logs which CPU build it loads on every import.
     "loggers": {"faiss.loader": {"level": "WARNING"}},

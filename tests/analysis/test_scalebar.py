@@ -11,7 +11,8 @@ from analysis.magnification import (
     parse_magnification,
     pixel_size_for_magnification,
 )
-from analysis.scalebar import ScaleBarReading, read_scale_bar, tesseract_available
+from analysis.ocr import tesseract_available
+from analysis.scalebar import ScaleBarReading, read_scale_bar
 from simulation.databar import DataBarStyle, draw_databar, draw_random_databar, render_databar
 from simulation.render import render_sem
 
@@ -151,3 +152,29 @@ def test_an_unreadable_bar_is_uncalibrated_with_a_reason(field):
     assert reading.pixel_size_nm is None
     assert reading.confidence == 0.0
     assert reading.reason.endswith("no magnification was read.")
+
+
+@needs_tesseract
+def test_a_ruler_of_ticks_without_a_line_is_measured(field):
+    style = DataBarStyle(font="dejavu_sans", text_height_px=18, height_px=70, ruler_line=False)
+    pixel = pixel_size_for_magnification(100_000)
+    frame, truth = render_databar(field, pixel, 100_000, style, "SU8000 10.0kV 9.5mm x100k", 500)
+    reading = _read(frame)
+    assert reading.ruler_px == pytest.approx(truth.ruler_px, abs=0.5)
+    assert reading.pixel_size_nm == pytest.approx(pixel, rel=1e-3)
+
+
+@needs_tesseract
+def test_a_magnification_alone_calibrates_only_a_hitachi_bar(field):
+    style = DataBarStyle(font="dejavu_sans", text_height_px=18, height_px=70)
+    pixel = pixel_size_for_magnification(100_000)
+    frame, truth = render_databar(field, pixel, 100_000, style, "JSM-7800F 10.0kV x100k", 500)
+    # Scribble over the label, so that only the magnification is left.
+    band = frame[truth.band.y_px :]
+    rng = np.random.default_rng(1)
+    ys, xs = np.nonzero(band[:30, 1000:] > 128)
+    rows, columns = slice(ys.min(), ys.max() + 1), slice(1000 + xs.min(), 1000 + xs.max() + 1)
+    band[rows, columns] = np.where(rng.random(band[rows, columns].shape) < 0.4, 255, 0)
+    reading = _read(frame)
+    assert reading.pixel_size_nm is None
+    assert "names no Hitachi instrument" in reading.reason

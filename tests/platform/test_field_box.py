@@ -5,9 +5,11 @@ import io
 import numpy as np
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 from PIL import Image
 
 from nanomark.imaging.masks import store_defect_mask
+from nanomark.imaging.models import SEMImage
 from nanomark.imaging.services import ImageRejected, ingest_sem_image
 from nanomark.results.models import AnalysisRun, PatchEmbedding
 from nanomark.results.tasks import analyse_image
@@ -114,3 +116,25 @@ def test_an_out_of_range_pixel_size_is_refused(labs):
         ingest_sem_image(
             sample=labs["sample_a"], data=_png(_frame()), filename="a.png", pixel_size_nm=2000.0
         )
+
+
+def test_detect_calibration_reads_old_images_again_and_keeps_hand_values(labs):
+    frame = _frame()
+    old = ingest_sem_image(sample=labs["sample_a"], data=_png(frame), filename="old.png").image
+    # As stored before field boxes and scale bars were read: the whole frame, no pixel size.
+    SEMImage.objects.filter(pk=old.pk).update(field_height_px=FIELD_H + BAR_H, field_source="")
+    hand = ingest_sem_image(
+        sample=labs["sample_a"], data=_png(_frame(1)), filename="hand.png", pixel_size_nm=0.5
+    ).image
+    SEMImage.objects.filter(pk=hand.pk).update(field_height_px=FIELD_H + BAR_H)
+    out = io.StringIO()
+    call_command("detect_calibration", "--lab", "lab-a", stdout=out, verbosity=0)
+    assert "2 image(s) changed" in out.getvalue()
+    old.refresh_from_db()
+    hand.refresh_from_db()
+    assert (old.field_height_px, old.field_source) == (FIELD_H, "data_bar")
+    assert (hand.field_height_px, hand.pixel_size_nm) == (FIELD_H, 0.5)
+    assert old.calibration_changes.get().note == "read again from the original file"
+    assert old.calibration_version == 2
+    call_command("detect_calibration", "--lab", "lab-a", stdout=out, verbosity=0)
+    assert "0 image(s) changed, 2 unchanged" in out.getvalue()

@@ -100,3 +100,41 @@ def test_production_settings_pass_check_deploy(tmp_path):
         DJANGO_ALLOWED_HOSTS="nanomark.example.org",
     )
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_the_task_timeout_alone_sets_consistent_dependent_limits():
+    script = (
+        "from django.conf import settings; "
+        "print(settings.Q_TIMEOUT_S, settings.Q_RETRY_S, settings.NANOMARK_XTB_TIMEOUT_S)"
+    )
+    result = _manage("shell", "-c", script, NANOMARK_TASK_TIMEOUT_S="60")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-3:] == ["60", "360", "50"]
+    result = _manage("check", NANOMARK_TASK_TIMEOUT_S="60", NANOMARK_XTB_TIMEOUT_S="90")
+    assert result.returncode != 0
+    assert "NANOMARK_XTB_TIMEOUT_S must be below NANOMARK_TASK_TIMEOUT_S" in result.stderr
+
+
+@pytest.mark.django_db
+def test_a_refused_request_is_logged_in_one_line(client, labs):
+    import logging
+
+    records = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            records.append(self.format(record))
+
+    console = next(h for h in logging.getLogger().handlers if h.filters)
+    keep = Keep()
+    keep.filters = console.filters
+    logging.getLogger("django.request").addHandler(keep)
+    try:
+        client.force_login(labs["charlie"])  # a viewer
+        response = client.post(f"/samples/{labs['sample_a'].pk}/edit/", {})
+    finally:
+        logging.getLogger("django.request").removeHandler(keep)
+    assert response.status_code == 403
+    assert len(records) == 1
+    assert records[0].startswith("Forbidden (Permission denied)")
+    assert "Traceback" not in records[0]

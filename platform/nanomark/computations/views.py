@@ -3,13 +3,13 @@
 import io
 
 import numpy as np
-from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.views.generic import DetailView, ListView
 
+from nanomark.accounts.fileaccess import login_or_token_required
 from nanomark.computations.figures import kinetics_figure, md_figure, overlay_figure, scan_figure
 from nanomark.computations.models import AdsorptionEnergy, MonteCarloRun, XtbCalculation
 from nanomark.runs import RunStatus
@@ -43,7 +43,7 @@ class MonteCarloRunDetailView(LoginRequiredMixin, DetailView):
         return context
 
 
-@login_required
+@login_or_token_required
 def monte_carlo_file(request: HttpRequest, pk: int, field: str) -> FileResponse:
     """Stream a run's rendered image or positions table; another lab's run is a 404."""
     run = get_object_or_404(MonteCarloRun.objects.restrict(request.user), pk=pk)
@@ -92,7 +92,7 @@ class XtbCalculationDetailView(LoginRequiredMixin, DetailView):
         return context
 
 
-@login_required
+@login_or_token_required
 def xtb_file(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
     """Input or optimised geometry as .xyz, or the program's log; another lab's is a 404."""
     calc = get_object_or_404(XtbCalculation.objects.restrict(request.user), pk=pk)

@@ -15,6 +15,7 @@ from django.db import transaction
 
 from analysis.calibration import pixel_size_problem
 from analysis.databar import FieldBox
+from analysis.frame import FrameCalibration
 from ml.inference import MIN_CLASSIFIER_SIDE_PX
 from nanomark.imaging.choices import FieldSource, PixelSizeSource
 from nanomark.imaging.models import CalibrationChange, SEMImage
@@ -33,11 +34,41 @@ class Correction:
         pixel_size_nm: nm per pixel, in 0.01–1000.
         field: the field box in frame pixels.
         note: why, kept with the change.
+        pixel_size_source: where the new pixel size comes from (a person: ``manual``).
+        field_source: where the new field box comes from (a person: ``manual``).
+        details: a new ``calibration`` record (how it was found), or None to keep
+            the old one (less its ``reason`` once a pixel size is set).
     """
 
     pixel_size_nm: float | None = None
     field: FieldBox | None = None
     note: str = ""
+    pixel_size_source: str = PixelSizeSource.MANUAL
+    field_source: str = FieldSource.MANUAL
+    details: dict | None = None
+
+
+def detected_correction(image: SEMImage, frame: FrameCalibration) -> Correction | None:
+    """What reading ``image``'s original again found, as a correction; None if nothing new.
+
+    A pixel size or field box a person entered is never replaced.
+    """
+    size = frame.pixel_size_nm if image.pixel_size_source != PixelSizeSource.MANUAL else None
+    box = frame.field if image.field_source != FieldSource.MANUAL else None
+    if size == image.pixel_size_nm:
+        size = None
+    if box == image.field_box:
+        box = None
+    if size is None and box is None:
+        return None
+    return Correction(
+        pixel_size_nm=size,
+        field=box,
+        note="read again from the original file",
+        pixel_size_source=frame.pixel_size_source or "",
+        field_source=FieldSource.DATA_BAR if frame.data_bar else FieldSource.FULL_FRAME,
+        details=frame.details if size is not None else None,
+    )
 
 
 def field_json(image: SEMImage) -> dict[str, object]:
@@ -109,16 +140,16 @@ def _apply(image: SEMImage, correction: Correction, user) -> CalibrationChange |
     """Change ``image`` (saved) and return its unsaved change row, or None if nothing changes."""
     old_size, old_source, old_box = image.pixel_size_nm, image.pixel_size_source, image.field_box
     old_field = field_json(image)
+    if correction.details is not None:
+        image.calibration = dict(correction.details)
     if correction.pixel_size_nm is not None:
-        image.pixel_size_nm, image.pixel_size_source = (
-            correction.pixel_size_nm,
-            PixelSizeSource.MANUAL,
-        )
+        image.pixel_size_nm = correction.pixel_size_nm
+        image.pixel_size_source = correction.pixel_size_source
         image.calibration = {
             key: value for key, value in image.calibration.items() if key != "reason"
         }
     if correction.field is not None:
-        image.set_field_box(correction.field, FieldSource.MANUAL)
+        image.set_field_box(correction.field, correction.field_source)
     if (image.pixel_size_nm, image.field_box) == (old_size, old_box):
         return None
     image.calibration_version += 1

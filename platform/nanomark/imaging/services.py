@@ -139,7 +139,7 @@ def ingest_sem_image(
                 field_width_px=frame.field.width_px,
                 field_height_px=frame.field.height_px,
                 field_source=FieldSource.DATA_BAR if frame.data_bar else FieldSource.FULL_FRAME,
-                magnification=meta.magnification,
+                magnification=frame.magnification,
                 accelerating_voltage_kv=meta.accelerating_voltage_kv,
                 working_distance_mm=meta.working_distance_mm,
                 detector=(meta.detector or "")[:60],

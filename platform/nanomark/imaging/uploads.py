@@ -269,7 +269,7 @@ def _inspect(
     item.pixel_size_nm, item.pixel_size_source = frame.pixel_size_nm, frame.pixel_size_source or ""
     item.field_width_px, item.field_height_px = frame.field.width_px, frame.field.height_px
     item.calibration_reason = frame.reason
-    item.magnification = meta.magnification
+    item.magnification = frame.magnification
     item.accelerating_voltage_kv = meta.accelerating_voltage_kv
     item.detector, item.instrument = meta.detector or "", meta.instrument or ""
     item.acquired_at = meta.acquired_at.isoformat(sep=" ") if meta.acquired_at else ""

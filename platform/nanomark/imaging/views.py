@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from analysis.defects import DEFECT_CLASSES
+from nanomark.accounts.fileaccess import login_or_token_required
 from nanomark.accounts.labcontext import can_write, require_write
 from nanomark.imaging.calibrationforms import CalibrationForm
 from nanomark.imaging.forms import (
@@ -193,7 +194,7 @@ def _report_stored(request: HttpRequest, results: list[StoreResult]) -> None:
         messages.info(request, "No file was chosen; nothing was stored.")
 
 
-@login_required
+@login_or_token_required
 @require_GET
 def image_file(request: HttpRequest, pk: int, field: str) -> FileResponse:
     """Stream one of an image's files; another lab's image is a 404."""
@@ -208,7 +209,7 @@ def image_file(request: HttpRequest, pk: int, field: str) -> FileResponse:
     return FileResponse(getattr(image, field).open("rb"), content_type="image/png")
 
 
-@login_required
+@login_or_token_required
 @require_GET
 def mask_layer(request: HttpRequest, pk: int, layer: str) -> FileResponse:
     """Stream one layer PNG of a defect mask (0 background, 255 defect)."""

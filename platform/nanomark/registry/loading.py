@@ -1,12 +1,12 @@
 """Loading stored model versions into torch, cached per worker process.
 
 Weights live in media storage; ml.persistence loads from a folder, so a
-version is unpacked once into ``var/model-cache/<sha256>/`` (the key makes a
-stale cache impossible) and kept in memory per process: workers load models
-after the fork, never before.
+version is unpacked into ``var/model-cache/<sha256>/`` by
+:mod:`ml.modelcache` (safe for any number of workers and hosts filling it at
+once, every file verified by its digest) and kept in memory per process:
+workers load models after the fork, never before.
 """
 
-import json
 from functools import lru_cache
 from pathlib import Path
 
@@ -14,28 +14,21 @@ from django.conf import settings
 from torch import nn
 
 from ml.device import resolve_device
-from ml.persistence import CONFIG_NAME, load_model
+from ml.modelcache import load_cached_model
 from nanomark.registry.models import ModelVersion
 
 
-def unpack(version: ModelVersion) -> Path:
-    """The folder holding ``version``'s config.json and weights, written on first use."""
-    folder = settings.VAR_DIR / "model-cache" / version.weights_sha256
-    weights = folder / version.config["weights"]["file"]
-    if not weights.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / CONFIG_NAME).write_text(json.dumps(version.config))
-        partial = weights.with_suffix(".partial")
-        with version.weights.open("rb") as source:
-            partial.write_bytes(source.read())
-        partial.replace(weights)  # atomic: a reader never sees half a file
-    return folder
+def cache_folder(version: ModelVersion) -> Path:
+    """``version``'s entry in the local model cache."""
+    return settings.VAR_DIR / "model-cache" / version.weights_sha256
 
 
 @lru_cache(maxsize=8)
 def _load(version_pk: int, sha256: str, device: str) -> nn.Module:
     version = ModelVersion.objects.get(pk=version_pk)
-    return load_model(unpack(version), device, expected_sha256=sha256)
+    return load_cached_model(
+        cache_folder(version), version.config, lambda: version.weights.open("rb"), sha256, device
+    )
 
 
 def load_version(version: ModelVersion) -> nn.Module:

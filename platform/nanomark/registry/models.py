@@ -31,6 +31,14 @@ class ModelVersion(LabOwned):
     training_labels = models.ManyToManyField(OrderLabel, blank=True, related_name="+")
     training_masks = models.ManyToManyField(DefectMask, blank=True, related_name="+")
     is_active = models.BooleanField(default=False)
+    derived_from = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="derived",
+        help_text="the version this one was cut from (a patch embedder: its classifier)",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -50,14 +58,29 @@ class ModelVersion(LabOwned):
     def __str__(self) -> str:
         return f"{self.name} ({self.get_task_display()})"
 
-    def activate(self) -> None:
-        """Make this the lab's active version for its task (the previous one is deactivated)."""
+    def activate(self) -> list["ModelVersion"]:
+        """Make this the lab's active version for its task (the previous one is deactivated).
+
+        A classifier brings its patch embedder along (the embedder is its
+        trunk): search would stay empty with the classifier's analyses otherwise.
+
+        Returns:
+            The versions activated: this one, then any embedder it brought.
+        """
+        embedder = (
+            self.derived.filter(task=ModelTask.PATCH_EMBEDDER).order_by("-created_at").first()
+            if self.task == ModelTask.ORDER_CLASSIFIER
+            else None
+        )
+        activated = [version for version in (self, embedder) if version is not None]
         with transaction.atomic():
-            ModelVersion.objects.select_for_update().filter(
-                lab_id=self.lab_id, task=self.task, is_active=True
-            ).exclude(pk=self.pk).update(is_active=False)
-            ModelVersion.objects.filter(pk=self.pk).update(is_active=True)
-        self.is_active = True
+            for version in activated:
+                ModelVersion.objects.select_for_update().filter(
+                    lab_id=version.lab_id, task=version.task, is_active=True
+                ).exclude(pk=version.pk).update(is_active=False)
+                ModelVersion.objects.filter(pk=version.pk).update(is_active=True)
+                version.is_active = True
+        return activated
 
 
 class TrainingRun(LabOwned, BackgroundRun):

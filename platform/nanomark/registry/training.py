@@ -244,6 +244,7 @@ def _store(run, model, data: TrainingSet, cv: CrossValResult, epochs: int, of=No
             "derived_from": of.name if of is not None else None,
         },
         created_by=run.created_by,
+        derived_from=of,
     )
     version.training_images.set(data.image_ids)
     version.training_labels.set(data.label_ids)
@@ -252,9 +253,19 @@ def _store(run, model, data: TrainingSet, cv: CrossValResult, epochs: int, of=No
 
 
 def store_model(
-    model, *, lab_id: int, name: str, metadata: dict, metrics: dict, created_by=None
+    model,
+    *,
+    lab_id: int,
+    name: str,
+    metadata: dict,
+    metrics: dict,
+    created_by=None,
+    derived_from: ModelVersion | None = None,
 ) -> ModelVersion:
-    """Save ``model``'s weights to media storage and record them as a new ModelVersion."""
+    """Save ``model``'s weights to media storage and record them as a new ModelVersion.
+
+    ``derived_from`` is the version ``model`` was cut from (an embedder's classifier).
+    """
     spec = model.spec
     with tempfile.TemporaryDirectory() as folder:
         sha256 = save_model(model, folder, metadata)
@@ -275,6 +286,7 @@ def store_model(
         input_pixel_size_nm=getattr(model, "target_nm_per_px", None),
         metrics=_json_safe(metrics),
         created_by=created_by,
+        derived_from=derived_from,
     )
 
 

@@ -21,6 +21,7 @@ from django_filters.views import FilterView
 from analysis.defects import DEFECT_CLASSES, DEFECT_LABELS
 from ml.metrics import CLASSIFICATION_METRICS
 from nanomark.accounts.labcontext import can_write, current_lab, require_write
+from nanomark.registry.choices import ModelTask
 from nanomark.registry.filters import ModelVersionFilter
 from nanomark.registry.models import ModelVersion
 from nanomark.results.models import AnalysisBatch
@@ -156,7 +157,8 @@ def model_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "version": version,
         "can_activate": can_write(request.user, version.lab_id),
         "metrics": metrics_table(version.metrics),
-        "derived_from": (version.metrics or {}).get("derived_from"),
+        "derived_from": version.derived_from,
+        "embedder": version.derived.filter(task=ModelTask.PATCH_EMBEDDER).first(),
         "batch": batch,
         "progress": progress,
         "unfinished": bool(progress)

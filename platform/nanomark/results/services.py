@@ -121,13 +121,15 @@ def retry_run(run: AnalysisRun) -> bool:
 def activate_version(version: ModelVersion, *, created_by=None, enqueue_runs: bool = True):
     """Make ``version`` its lab's active one and queue the re-analysis of the lab's images.
 
+    A classifier's patch embedder is activated with it (:meth:`ModelVersion.activate`).
+
     Returns:
         The runs queued (images already analysed with these models are skipped).
     """
-    version.activate()
+    activated = version.activate()
     return queue_analyses(
         SEMImage.objects.filter(lab_id=version.lab_id).order_by("pk"),
-        reason=f"activated {version.name}",
+        reason="activated " + " and ".join(v.name for v in activated),
         created_by=created_by,
         enqueue_runs=enqueue_runs,
     )

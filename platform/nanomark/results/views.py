@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from analysis.defects import DEFECT_CLASSES, DEFECT_LABELS
+from nanomark.accounts.fileaccess import login_or_token_required
 from nanomark.accounts.labcontext import require_write
 from nanomark.imaging.models import SEMImage
 from nanomark.results.current import current_analysis_runs
@@ -166,7 +167,7 @@ def retry_analysis(request: HttpRequest, pk: int) -> HttpResponseRedirect:
     return redirect(run.image)
 
 
-@login_required
+@login_or_token_required
 @require_GET
 def run_file(request: HttpRequest, pk: int, kind: str) -> FileResponse:
     """Stream a run's saliency PNG or particles CSV; another lab's run is a 404."""
@@ -182,7 +183,7 @@ def run_file(request: HttpRequest, pk: int, kind: str) -> FileResponse:
     return FileResponse(stored.open("rb"), content_type=content_type)
 
 
-@login_required
+@login_or_token_required
 @require_GET
 def probability_map(request: HttpRequest, pk: int, defect_class: str) -> FileResponse:
     """Stream a run's 8-bit probability PNG of one defect class (0 → p = 0, 255 → p = 1)."""

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET
 from PIL import Image
 
 from analysis.preview import thumbnail_png
+from nanomark.accounts.fileaccess import login_or_token_required
 from nanomark.accounts.labcontext import current_lab
 from nanomark.imaging.choices import OrderClass
 from nanomark.imaging.filters import SEMImageFilter
@@ -243,7 +244,7 @@ def preview_box(
     return left, top, right, bottom
 
 
-@login_required
+@login_or_token_required
 @require_GET
 @cache_control(private=True, max_age=24 * 3600)
 def patch_thumbnail(request: HttpRequest, pk: int) -> HttpResponse:

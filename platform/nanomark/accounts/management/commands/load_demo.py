@@ -118,11 +118,8 @@ class Command(BaseCommand):
             started = time.monotonic()
             train_model(run.pk)
             version = TrainingRun.objects.get(pk=run.pk).model_version
-            version.activate()
+            version.activate()  # a classifier brings its patch embedder along
             self.stdout.write(f"Trained {version.name} in {time.monotonic() - started:.0f} s.")
-            if task == ModelTask.ORDER_CLASSIFIER:
-                # A classifier's run also stores its patch embedder.
-                ModelVersion.objects.get(lab=lab, name=f"{version.name}-embedder").activate()
 
     def _analyse(self, lab: Lab, user) -> None:
         queue_analyses(
