@@ -25,9 +25,9 @@ Example:
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from analysis.hitachi import looks_like_hitachi
+from analysis.instrument import INSTRUMENT_FACTS, InstrumentFacts
 from analysis.sniff import SEMFileError
 from analysis.vendors.fei import read_fei
 from analysis.vendors.hitachi import read_hitachi
@@ -62,15 +62,6 @@ READER_LABELS = {
     "jeol": "JEOL metadata",
     "resolution": "resolution tags",
 }
-# Fields shared by VendorReading and Calibration, merged first-present-wins.
-_FACTS = (
-    "magnification",
-    "accelerating_voltage_kv",
-    "working_distance_mm",
-    "detector",
-    "instrument",
-    "acquired_at",
-)
 _NOTHING_FOUND = (
     "No pixel size in the file's metadata (no Hitachi, FEI, Zeiss or Tescan calibration tags, "
     "no resolution tags) and no sidecar."
@@ -96,9 +87,11 @@ class EmbeddedMetadata:
     density: tuple[float, str] | None = None
 
 
-@dataclass(frozen=True)
-class Calibration:
+@dataclass(frozen=True, kw_only=True)
+class Calibration(InstrumentFacts):
     """The outcome of :func:`calibrate_metadata`.
+
+    Besides the :class:`~analysis.instrument.InstrumentFacts` fields:
 
     Attributes:
         pixel_size_nm: nm per pixel, within the valid range, or ``None``.
@@ -107,12 +100,6 @@ class Calibration:
             ``"zeiss"``, ``"tescan"``, ``"jeol"``, ``"resolution"``), or ``None``.
         notes: reasons from the readers that did not calibrate; when no pixel
             size is known the first note says why in one sentence.
-        magnification: nominal magnification (times).
-        accelerating_voltage_kv: beam energy in kV.
-        working_distance_mm: working distance in mm.
-        detector: detector or signal name.
-        instrument: instrument model.
-        acquired_at: acquisition time (naive, instrument local time).
         raw: JSON-safe values by reader id for the file (``"hitachi"``,
             ``"fei"``, ``"zeiss"``, ``"tescan"``), under ``"sidecar"`` for the
             sidecar with its reader id in ``"sidecar_dialect"``.
@@ -122,12 +109,6 @@ class Calibration:
     source: str | None = None
     reader: str | None = None
     notes: tuple[str, ...] = ()
-    magnification: float | None = None
-    accelerating_voltage_kv: float | None = None
-    working_distance_mm: float | None = None
-    detector: str | None = None
-    instrument: str | None = None
-    acquired_at: datetime | None = None
     raw: dict[str, object] = field(default_factory=dict)
 
 
@@ -217,7 +198,7 @@ def calibrate_metadata(
     readings = [reading for reading, _ in ranked]
     facts = {
         name: next((value for r in readings if (value := getattr(r, name)) is not None), None)
-        for name in _FACTS
+        for name in INSTRUMENT_FACTS  # the first reader that has a fact wins
     }
     raw: dict[str, object] = {r.reader: dict(r.raw) for r in file_readings}
     if sidecar is not None:

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from analysis.instrument import InstrumentFacts
+
 SECTION = "[SemImageFile]"
 
 _NUMBER = re.compile(r"^\s*([-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)\s*([A-Za-zµμ]*)\s*$")
@@ -25,18 +27,12 @@ _MAG_SUFFIXES = {"": 1.0, "k": 1e3, "m": 1e6}
 _DATE_FORMATS = ("%m/%d/%Y %H:%M:%S", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%d.%m.%Y %H:%M:%S")
 
 
-@dataclass(frozen=True)
-class HitachiMetadata:
+@dataclass(frozen=True, kw_only=True)
+class HitachiMetadata(InstrumentFacts):
     """Typed view of a Hitachi metadata text; ``None`` where a key is missing or unreadable."""
 
     raw: dict[str, str] = field(default_factory=dict)
     pixel_size_nm: float | None = None
-    magnification: float | None = None
-    accelerating_voltage_kv: float | None = None
-    working_distance_mm: float | None = None
-    detector: str | None = None
-    instrument: str | None = None
-    acquired_at: datetime | None = None
 
 
 def looks_like_hitachi(text: str) -> bool:

@@ -27,6 +27,7 @@ import tifffile
 
 from analysis.calibration import EmbeddedMetadata, calibrate_metadata, read_sidecar
 from analysis.hitachi import looks_like_hitachi
+from analysis.instrument import InstrumentFacts
 from analysis.jpegcheck import inspect_jpeg
 from analysis.pngcheck import inspect_png
 from analysis.sniff import (
@@ -87,9 +88,11 @@ _TO_GREY = {
 }
 
 
-@dataclass(frozen=True)
-class SEMMetadata:
+@dataclass(frozen=True, kw_only=True)
+class SEMMetadata(InstrumentFacts):
     """Instrument facts about one SEM image, in NanoMark's units.
+
+    Besides the :class:`~analysis.instrument.InstrumentFacts` fields:
 
     Attributes:
         pixel_size_nm: specimen size of one pixel in nm, or ``None`` when unknown.
@@ -100,12 +103,6 @@ class SEMMetadata:
             or ``None``.
         calibration_notes: why the other calibration sources were not used;
             with no pixel size, the first note says why in one sentence.
-        magnification: nominal magnification (times).
-        accelerating_voltage_kv: beam energy in kV.
-        working_distance_mm: working distance in mm.
-        detector: signal name, e.g. ``"SE(U)"``.
-        instrument: instrument name or TIFF make and model.
-        acquired_at: acquisition time (naive, instrument local time).
         raw: every metadata value read, JSON-serialisable, under
             ``"tiff_tags"``, ``"hitachi"`` (embedded), ``"fei"``, ``"zeiss"``,
             ``"tescan"``, ``"sidecar"`` (any dialect, named in
@@ -116,12 +113,6 @@ class SEMMetadata:
     pixel_size_source: str | None = None
     pixel_size_reader: str | None = None
     calibration_notes: tuple[str, ...] = ()
-    magnification: float | None = None
-    accelerating_voltage_kv: float | None = None
-    working_distance_mm: float | None = None
-    detector: str | None = None
-    instrument: str | None = None
-    acquired_at: datetime | None = None
     raw: dict[str, object] = field(default_factory=dict)
 
 
@@ -352,11 +343,10 @@ def _merge_metadata(facts: _FileFacts, sidecar: VendorReading | None) -> SEMMeta
         pixel_size_source=calibration.source,
         pixel_size_reader=calibration.reader,
         calibration_notes=calibration.notes,
-        magnification=calibration.magnification,
-        accelerating_voltage_kv=calibration.accelerating_voltage_kv,
-        working_distance_mm=calibration.working_distance_mm,
-        detector=calibration.detector,
-        instrument=calibration.instrument or facts.instrument,
-        acquired_at=calibration.acquired_at or facts.acquired_at,
+        **{
+            **calibration.facts(),
+            "instrument": calibration.instrument or facts.instrument,
+            "acquired_at": calibration.acquired_at or facts.acquired_at,
+        },
         raw={**facts.raw, **calibration.raw},
     )

@@ -26,11 +26,6 @@ def read_hitachi(text: str) -> VendorReading:
         reader="hitachi",
         pixel_size_nm=pixel_size_nm,
         problem=problem,
-        magnification=meta.magnification,
-        accelerating_voltage_kv=meta.accelerating_voltage_kv,
-        working_distance_mm=meta.working_distance_mm,
-        detector=meta.detector,
-        instrument=meta.instrument,
-        acquired_at=meta.acquired_at,
         raw=dict(meta.raw),
+        **meta.facts(),
     )

@@ -8,7 +8,8 @@ A reader never raises on missing or malformed values: it returns a
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+
+from analysis.instrument import InstrumentFacts
 
 #: Length units in nm, in the spellings vendors use (µ is U+00B5 or U+03BC).
 LENGTH_NM = {
@@ -23,9 +24,11 @@ LENGTH_NM = {
 _NUMBER_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([^\d\s].*?)?\s*$")
 
 
-@dataclass(frozen=True)
-class VendorReading:
+@dataclass(frozen=True, kw_only=True)
+class VendorReading(InstrumentFacts):
     """Calibration and instrument facts one reader found, in NanoMark's units.
+
+    Besides the :class:`~analysis.instrument.InstrumentFacts` fields:
 
     Attributes:
         reader: stable reader id: ``"hitachi"``, ``"fei"``, ``"zeiss"``,
@@ -33,24 +36,12 @@ class VendorReading:
         pixel_size_nm: specimen size of one pixel in nm as the vendor states
             it (not yet range-checked), or ``None``.
         problem: why ``pixel_size_nm`` is ``None``, one sentence; else ``None``.
-        magnification: nominal magnification (times).
-        accelerating_voltage_kv: beam energy in kV.
-        working_distance_mm: working distance in mm.
-        detector: detector or signal name.
-        instrument: instrument model.
-        acquired_at: acquisition time (naive, instrument local time).
         raw: the values read, JSON-serialisable.
     """
 
     reader: str
     pixel_size_nm: float | None = None
     problem: str | None = None
-    magnification: float | None = None
-    accelerating_voltage_kv: float | None = None
-    working_distance_mm: float | None = None
-    detector: str | None = None
-    instrument: str | None = None
-    acquired_at: datetime | None = None
     raw: dict[str, object] = field(default_factory=dict)
 
 

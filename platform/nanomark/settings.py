@@ -50,6 +50,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything reads the body (CSRF reads POST): oversized uploads are refused unread.
+    "nanomark.uploadlimits.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -128,12 +130,19 @@ STORAGES = {
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# Larger files stream to temporary files, stopped at NANOMARK_MAX_UPLOAD_BYTES.
+FILE_UPLOAD_HANDLERS = [
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "nanomark.uploadlimits.SizeLimitedUploadHandler",
+]
 
 # --- NanoMark -----------------------------------------------------------------
 #: Largest image accepted, in pixels, checked from the header before decoding.
 NANOMARK_MAX_IMAGE_PIXELS = envint("NANOMARK_MAX_IMAGE_PIXELS", 64_000_000)
 #: Largest uploaded or imported file, in bytes.
 NANOMARK_MAX_UPLOAD_BYTES = envint("NANOMARK_MAX_UPLOAD_BYTES", 512 * 1024 * 1024)
+#: Largest request body (several files of one upload), in bytes, refused by its Content-Length.
+NANOMARK_MAX_REQUEST_BYTES = envint("NANOMARK_MAX_REQUEST_BYTES", 2 * NANOMARK_MAX_UPLOAD_BYTES)
 #: Torch device for model work: auto (CUDA when present), cpu or cuda.
 NANOMARK_DEVICE = envstr("NANOMARK_DEVICE", "auto")
 

@@ -1,6 +1,7 @@
 """API of SEM images (upload, calibration, files, analysis requests), order labels and masks."""
 
 import django_filters
+from django.conf import settings
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status
@@ -11,6 +12,7 @@ from rest_framework.response import Response
 from analysis.databar import FieldBox
 from analysis.defects import DEFECT_CLASSES
 from analysis.maskfile import MaskFileError, read_mask_layers
+from analysis.semfile import SIDECAR_MAX_BYTES
 from nanomark.accounts.labcontext import require_write
 from nanomark.api.results import AnalysisRunSerializer, runs_with_results
 from nanomark.api.scoping import LabScopedRelatedField, LabScopedViewSet
@@ -229,12 +231,22 @@ class SEMImageViewSet(
         data = upload.validated_data
         self.check_lab_write(data)
         sidecar = data.get("sidecar")
+        limit = settings.NANOMARK_MAX_UPLOAD_BYTES
+        if data["file"].size > limit:  # read nothing into memory that will be refused
+            return Response(
+                {
+                    "detail": f"{data['file'].name}: {data['file'].size:,} bytes exceeds the "
+                    f"{limit:,}-byte limit."
+                },
+                status=status.HTTP_400_BAD_REQUEST,
+            )
         try:
             outcome = ingest_sem_image(
                 sample=data["sample"],
                 data=data["file"].read(),
                 filename=data["file"].name,
-                sidecar=sidecar.read() if sidecar is not None else None,
+                # One byte past the cap is enough for the reader to refuse a huge sidecar.
+                sidecar=sidecar.read(SIDECAR_MAX_BYTES + 1) if sidecar is not None else None,
                 pixel_size_nm=data.get("pixel_size_nm"),
                 uploaded_by=request.user,
             )
