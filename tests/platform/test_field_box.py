@@ -8,15 +8,17 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from PIL import Image
 
+from analysis.magnification import pixel_size_for_magnification
+from analysis.ocr import tesseract_available
 from nanomark.imaging.masks import store_defect_mask
 from nanomark.imaging.models import SEMImage
 from nanomark.imaging.services import ImageRejected, ingest_sem_image
 from nanomark.results.models import AnalysisRun, PatchEmbedding
 from nanomark.results.tasks import analyse_image
 from nanomark.runs import RunStatus
-from simulation.databar import draw_databar
+from simulation.databar import DataBarStyle, draw_databar, render_databar
 from simulation.render import render_sem
-from tests.factories import png_bytes
+from tests.factories import png_bytes, tiff_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -138,3 +140,24 @@ def test_detect_calibration_reads_old_images_again_and_keeps_hand_values(labs):
     assert old.calibration_version == 2
     call_command("detect_calibration", "--lab", "lab-a", stdout=out, verbosity=0)
     assert "0 image(s) changed, 2 unchanged" in out.getvalue()
+
+
+@pytest.mark.skipif(not tesseract_available(), reason="tesseract is not installed")
+def test_an_su8000_frame_without_metadata_is_calibrated_from_its_scale_bar(api, labs):
+    rng = np.random.default_rng(3)
+    pixel = pixel_size_for_magnification(100_000, 1280)
+    field = render_sem(rng.random((900, 2)) * [1280, 890], pixel, rng, shape=(890, 1280))
+    style = DataBarStyle(font="dejavu_sans", text_height_px=16, height_px=70)
+    frame, _ = render_databar(field, pixel, 100_000, style, "SU8000 10.0kV 9.5mm x100k SE(U)", 500)
+    body = {
+        "file": SimpleUploadedFile("su8000.tif", tiff_bytes(frame)),
+        "sample": labs["sample_a"].pk,
+    }
+    response = api("alice").post("/api/images/", body, format="multipart")
+    assert response.status_code == 201, response.json()
+    image = response.json()
+    assert image["pixel_size_source"] == "scale_bar"
+    assert image["pixel_size_nm"] == pytest.approx(pixel, rel=0.01)
+    assert image["magnification"] == 100_000
+    assert image["field"] == {"x_px": 0, "y_px": 0, "width_px": 1280, "height_px": 890}
+    assert image["calibration"]["scale_bar"]["label"] == "500nm"
