@@ -204,7 +204,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PAGINATION_CLASS": "nanomark.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # drf-spectacular's, with the error responses every view can give.
+    "DEFAULT_SCHEMA_CLASS": "nanomark.api.openapi.AutoSchema",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "NanoMark API",

@@ -46,6 +46,8 @@ class ExportView(APIView):
     """
 
     content_negotiation_class = AnyAccept
+    # An empty filter is no filter (ExportFilter.from_query), as from the web download's form.
+    query_blank_is_absent = True
     table = "images"
 
     @extend_schema(

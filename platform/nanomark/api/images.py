@@ -16,8 +16,11 @@ from analysis.semfile import SIDECAR_MAX_BYTES
 from nanomark.accounts.labcontext import require_write
 from nanomark.api.results import AnalysisRunSerializer, runs_with_results
 from nanomark.api.scoping import LabScopedRelatedField, LabScopedViewSet
+from nanomark.api.users import UsernameField
+from nanomark.booleanfilters import BooleanFilter
+from nanomark.idfilters import IdFilter
 from nanomark.imaging.calibration import CalibrationRejected, Correction, recalibrate
-from nanomark.imaging.choices import AnnotationSource, OrderClass
+from nanomark.imaging.choices import AnnotationSource, OrderClass, PixelSizeSource
 from nanomark.imaging.filters import SEMImageFilter
 from nanomark.imaging.masks import MaskRejected, mask_sizes, store_defect_mask
 from nanomark.imaging.models import CalibrationChange, DefectMask, OrderLabel, SEMImage
@@ -38,6 +41,13 @@ class FieldBoxSerializer(serializers.Serializer):
     height_px = serializers.IntegerField(min_value=1, max_value=_MAX_PX)
 
 
+def _pixel_size_source() -> serializers.ChoiceField:
+    """A read-only pixel-size source: one of :class:`PixelSizeSource`, or "" when unknown."""
+    return serializers.ChoiceField(
+        choices=PixelSizeSource.choices, allow_blank=True, read_only=True
+    )
+
+
 class SEMImageSerializer(serializers.ModelSerializer):
     """An image's facts, metadata and calibration, with links to its files and web page.
 
@@ -48,6 +58,8 @@ class SEMImageSerializer(serializers.ModelSerializer):
     lab = serializers.CharField(source="lab.slug", read_only=True)
     field = FieldBoxSerializer(source="field_box", read_only=True)
     sample_code = serializers.CharField(source="sample.code", read_only=True)
+    # "" while the pixel size is unknown; a read-only model field would not say so.
+    pixel_size_source = _pixel_size_source()
     original_url = serializers.SerializerMethodField()
     preview_url = serializers.SerializerMethodField()
     thumbnail_url = serializers.SerializerMethodField()
@@ -178,7 +190,9 @@ class BatchCalibrationSerializer(CalibrationSerializer):
 class CalibrationChangeSerializer(serializers.ModelSerializer):
     """One recorded correction: who, when, old and new values."""
 
-    changed_by = serializers.CharField(source="changed_by.username", read_only=True, default=None)
+    changed_by = UsernameField()
+    old_pixel_size_source = _pixel_size_source()
+    new_pixel_size_source = _pixel_size_source()
 
     class Meta:
         model = CalibrationChange
@@ -319,7 +333,8 @@ class SEMImageViewSet(
             200: AnalysisRunSerializer(many=True),
         },
     )
-    @action(detail=True, methods=["post"])
+    # The runs of one image: a plain list, not a page.
+    @action(detail=True, methods=["post"], pagination_class=None, filter_backends=[])
     def analyze(self, request, pk=None) -> Response:
         """Queue the image's analysis with its lab's active models.
 
@@ -347,7 +362,7 @@ class OrderLabelSerializer(serializers.ModelSerializer):
     """A user's judgement of an image: ordered or disordered."""
 
     image = LabScopedRelatedField(queryset=SEMImage.objects.all())
-    annotator = serializers.CharField(source="annotator.username", read_only=True, default=None)
+    annotator = UsernameField()
 
     class Meta:
         model = OrderLabel
@@ -370,10 +385,10 @@ class OrderLabelFilter(django_filters.FilterSet):
     """Lab, image, label and source."""
 
     lab = django_filters.CharFilter(field_name="image__lab__slug", label="Lab (slug)")
-    image = django_filters.NumberFilter(field_name="image_id")
+    image = IdFilter(field_name="image_id")
     label = django_filters.ChoiceFilter(choices=OrderClass.choices)
     source = django_filters.ChoiceFilter(choices=AnnotationSource.choices)
-    include_replaced = django_filters.BooleanFilter(
+    include_replaced = BooleanFilter(
         method="keep_all", label="Also labels replaced by a later one of the same annotator"
     )
 
@@ -423,8 +438,8 @@ class OrderLabelViewSet(
 class DefectMaskSerializer(serializers.ModelSerializer):
     """A stored defect mask of an image (its four layers are PNG files)."""
 
-    annotator = serializers.CharField(source="annotator.username", read_only=True, default=None)
-    reviewer = serializers.CharField(source="reviewer.username", read_only=True, default=None)
+    annotator = UsernameField()
+    reviewer = UsernameField()
     layer_urls = serializers.SerializerMethodField()
 
     class Meta:
@@ -488,7 +503,7 @@ class DefectMaskFilter(django_filters.FilterSet):
     """Lab, image and source."""
 
     lab = django_filters.CharFilter(field_name="image__lab__slug", label="Lab (slug)")
-    image = django_filters.NumberFilter(field_name="image_id")
+    image = IdFilter(field_name="image_id")
     source = django_filters.ChoiceFilter(choices=AnnotationSource.choices)
 
     class Meta:
@@ -534,7 +549,7 @@ class CalibrationChangeFilter(django_filters.FilterSet):
     """Lab and image."""
 
     lab = django_filters.CharFilter(field_name="image__lab__slug", label="Lab (slug)")
-    image = django_filters.NumberFilter(field_name="image_id")
+    image = IdFilter(field_name="image_id")
 
     class Meta:
         model = CalibrationChange

@@ -8,6 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from nanomark.api.scoping import LabScopedViewSet
+from nanomark.api.users import UsernameField
 from nanomark.registry.filters import ModelVersionFilter
 from nanomark.registry.models import ModelVersion
 from nanomark.results.services import activate_version
@@ -40,7 +41,7 @@ class ModelVersionSerializer(serializers.ModelSerializer):
     """A version with its cross-validation metrics and the size of its frozen training set."""
 
     lab = serializers.CharField(source="lab.slug", read_only=True)
-    created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
+    created_by = UsernameField()
     training_image_count = serializers.IntegerField(read_only=True)
     training_label_count = serializers.IntegerField(read_only=True)
     training_mask_count = serializers.IntegerField(read_only=True)

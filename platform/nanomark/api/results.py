@@ -5,6 +5,7 @@ from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from nanomark.api.openapi import ErrorSerializer
 from nanomark.api.registry import ModelVersionBriefSerializer
 from nanomark.api.scoping import Conflict, LabScopedViewSet
 from nanomark.results.filters import AnalysisRunFilter
@@ -97,7 +98,7 @@ class AnalysisRunViewSet(LabScopedViewSet, mixins.ListModelMixin, mixins.Retriev
     filterset_class = AnalysisRunFilter
     ordering_fields = ["queued_at", "finished_at", "status"]
 
-    @extend_schema(request=None, responses={202: AnalysisRunSerializer})
+    @extend_schema(request=None, responses={202: AnalysisRunSerializer, 409: ErrorSerializer})
     @action(detail=True, methods=["post"])
     def retry(self, request, pk=None) -> Response:
         """Queue a failed run again with fresh attempts (409 when it has not failed)."""

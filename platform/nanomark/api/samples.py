@@ -14,6 +14,8 @@ from nanomark.api.scoping import (
     LabScopedRelatedField,
 )
 from nanomark.api.search import SimilarSampleSerializer, SimilarSamplesQuerySerializer
+from nanomark.api.users import UsernameField
+from nanomark.idfilters import IdFilter
 from nanomark.samples.choices import MaterialKind, SynthesisKind
 from nanomark.samples.filters import SampleFilter
 from nanomark.samples.models import (
@@ -78,6 +80,19 @@ class SynthesisSerializer(serializers.ModelSerializer):
         fields = ["id", "sample", "kind", *SYNTHESIS_CONDITIONS, "notes", "parameters"]
 
     def validate_parameters(self, parameters: list[dict]) -> list[dict]:
+        """Complete parameters with distinct names: the list replaces the step's parameters.
+
+        A PATCH is partial down to the nested items (DRF skips their missing
+        required fields), but an item is a whole row, so each must name its
+        ``name`` and ``value``.
+        """
+        for number, parameter in enumerate(parameters, start=1):
+            missing = [key for key in ("name", "value") if key not in parameter]
+            if missing:
+                raise serializers.ValidationError(
+                    f"Parameter {number} has no {' and no '.join(missing)}; "
+                    "each parameter needs a name and a value."
+                )
         names = [parameter["name"] for parameter in parameters]
         repeated = sorted({name for name in names if names.count(name) > 1})
         if repeated:
@@ -111,7 +126,7 @@ class SynthesisFilter(django_filters.FilterSet):
     """Lab, sample and kind."""
 
     lab = django_filters.CharFilter(field_name="sample__lab__slug", label="Lab (slug)")
-    sample = django_filters.NumberFilter(field_name="sample_id")
+    sample = IdFilter(field_name="sample_id")
     kind = django_filters.ChoiceFilter(choices=SynthesisKind.choices)
 
     class Meta:
@@ -143,7 +158,7 @@ class PropertyMeasurementFilter(django_filters.FilterSet):
     """Lab, sample and property name."""
 
     lab = django_filters.CharFilter(field_name="sample__lab__slug", label="Lab (slug)")
-    sample = django_filters.NumberFilter(field_name="sample_id")
+    sample = IdFilter(field_name="sample_id")
     name = django_filters.CharFilter(lookup_expr="iexact")
 
     class Meta:
@@ -167,7 +182,7 @@ class SampleSerializer(LabOwnedSerializer):
 
     material = LabScopedRelatedField(queryset=Material.objects.all())
     parent = LabScopedRelatedField(queryset=Sample.objects.all(), required=False, allow_null=True)
-    created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
+    created_by = UsernameField()
     image_count = serializers.SerializerMethodField()
     syntheses = SynthesisSerializer(many=True, read_only=True)
     properties = PropertyMeasurementSerializer(many=True, read_only=True)

@@ -1,6 +1,6 @@
 """API routes under ``/api/``: the resources, search, exports, tokens, schema and Swagger UI."""
 
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
@@ -14,6 +14,7 @@ from nanomark.api.images import (
     SEMImageViewSet,
 )
 from nanomark.api.labs import LabViewSet
+from nanomark.api.notfound import api_not_found
 from nanomark.api.registry import ModelVersionViewSet
 from nanomark.api.results import AnalysisRunViewSet
 from nanomark.api.samples import (
@@ -49,4 +50,6 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     *router.urls,
+    # Last, and only for paths ending in "/": one without it still gets APPEND_SLASH's redirect.
+    re_path(r"^(?P<path>.*/)$", api_not_found, name="api-not-found"),
 ]

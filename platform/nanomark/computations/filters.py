@@ -4,6 +4,7 @@ import django_filters
 
 from nanomark.computations.choices import XtbTaskKind
 from nanomark.computations.models import MonteCarloRun, XtbCalculation
+from nanomark.idfilters import IdFilter
 from nanomark.runs import RunStatus
 
 
@@ -12,8 +13,8 @@ class MonteCarloRunFilter(django_filters.FilterSet):
 
     lab = django_filters.CharFilter(field_name="lab__slug", label="Lab (slug)")
     status = django_filters.ChoiceFilter(choices=RunStatus.choices)
-    sample = django_filters.NumberFilter(field_name="sample_id")
-    source_image = django_filters.NumberFilter(field_name="source_image_id")
+    sample = IdFilter(field_name="sample_id")
+    source_image = IdFilter(field_name="source_image_id")
 
     class Meta:
         model = MonteCarloRun
@@ -27,8 +28,8 @@ class XtbCalculationFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=RunStatus.choices)
     task = django_filters.ChoiceFilter(choices=XtbTaskKind.choices)
     method = django_filters.CharFilter(lookup_expr="iexact")
-    sample = django_filters.NumberFilter(field_name="sample_id")
-    material = django_filters.NumberFilter(field_name="material_id")
+    sample = IdFilter(field_name="sample_id")
+    material = IdFilter(field_name="material_id")
 
     class Meta:
         model = XtbCalculation

@@ -31,6 +31,7 @@ from django.http import QueryDict
 from django.utils import timezone
 
 from analysis.defects import DEFECT_CLASSES
+from nanomark.idfilters import MAX_ID
 from nanomark.imaging.models import SEMImage
 from nanomark.results.current import current_analysis_runs
 from nanomark.results.models import AnalysisRun
@@ -257,9 +258,14 @@ class ExportFilter:
 
         ids = [part.strip() for value in query.getlist("sample") for part in value.split(",")]
         ids = [part for part in ids if part]
-        bad = [part for part in ids if not part.isdigit() or int(part) == 0]
+        # isdigit() alone would pass '²'; an id past MAX_ID cannot be bound as a query parameter.
+        bad = [
+            part
+            for part in ids
+            if not (part.isascii() and part.isdigit() and 1 <= int(part) <= MAX_ID)
+        ]
         if bad:
-            raise ValueError(f"sample={bad[0]!r} is not a sample id (a positive integer)")
+            raise ValueError(f"sample={bad[0]!r} is not a sample id (a whole number 1 to {MAX_ID})")
         return cls(
             lab=single("lab"),
             material=single("material"),

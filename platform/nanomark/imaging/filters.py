@@ -2,6 +2,8 @@
 
 import django_filters
 
+from nanomark.booleanfilters import BooleanFilter
+from nanomark.idfilters import IdFilter
 from nanomark.imaging.choices import OrderClass
 from nanomark.imaging.models import OrderLabel, SEMImage
 from nanomark.runs import RunStatus
@@ -11,12 +13,12 @@ class SEMImageFilter(django_filters.FilterSet):
     """Sample, lab, file name, pixel size, calibration, dates, order label and analysis status."""
 
     lab = django_filters.CharFilter(field_name="lab__slug", label="Lab (slug)")
-    sample = django_filters.NumberFilter(field_name="sample_id")
+    sample = IdFilter(field_name="sample_id")
     sample_code = django_filters.CharFilter(field_name="sample__code")
     filename = django_filters.CharFilter(field_name="original_filename", lookup_expr="icontains")
     # Query parameters pixel_size_nm_min and pixel_size_nm_max.
     pixel_size_nm = django_filters.RangeFilter()
-    calibrated = django_filters.BooleanFilter(
+    calibrated = BooleanFilter(
         field_name="pixel_size_nm",
         lookup_expr="isnull",
         exclude=True,

@@ -2,6 +2,7 @@
 
 import django_filters
 
+from nanomark.booleanfilters import BooleanFilter
 from nanomark.registry.choices import ModelTask
 from nanomark.registry.models import ModelVersion
 
@@ -11,7 +12,7 @@ class ModelVersionFilter(django_filters.FilterSet):
 
     lab = django_filters.CharFilter(field_name="lab__slug", label="Lab (slug)")
     task = django_filters.ChoiceFilter(choices=ModelTask.choices)
-    is_active = django_filters.BooleanFilter()
+    is_active = BooleanFilter()
 
     class Meta:
         model = ModelVersion

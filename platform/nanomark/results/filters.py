@@ -3,6 +3,7 @@
 import django_filters
 from django.db.models import Q
 
+from nanomark.idfilters import IdFilter
 from nanomark.results.models import AnalysisRun
 from nanomark.runs import RunStatus
 
@@ -11,10 +12,10 @@ class AnalysisRunFilter(django_filters.FilterSet):
     """Lab, image, sample, status, and a model version used in any role."""
 
     lab = django_filters.CharFilter(field_name="lab__slug", label="Lab (slug)")
-    image = django_filters.NumberFilter(field_name="image_id")
-    sample = django_filters.NumberFilter(field_name="image__sample_id")
+    image = IdFilter(field_name="image_id")
+    sample = IdFilter(field_name="image__sample_id")
     status = django_filters.ChoiceFilter(choices=RunStatus.choices)
-    models = django_filters.NumberFilter(
+    models = IdFilter(
         method="used_model", label="Model version (classifier, segmenter or embedder)"
     )
 

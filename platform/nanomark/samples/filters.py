@@ -5,6 +5,8 @@ from django.db.models import Q
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
+from nanomark.booleanfilters import BooleanFilter
+from nanomark.idfilters import IdModelChoiceFilter
 from nanomark.results.current import current_order_scores
 from nanomark.samples.choices import MaterialKind, SynthesisKind
 from nanomark.samples.models import Material, Sample
@@ -21,7 +23,7 @@ class SampleFilter(django_filters.FilterSet):
 
     q = django_filters.CharFilter(method="search", label="Search code or description")
     lab = django_filters.CharFilter(field_name="lab__slug", label="Lab (slug)")
-    material = django_filters.ModelChoiceFilter(queryset=_user_materials)
+    material = IdModelChoiceFilter(queryset=_user_materials)
     material_kind = django_filters.ChoiceFilter(
         field_name="material__kind", choices=MaterialKind.choices, label="Material kind"
     )
@@ -43,9 +45,7 @@ class SampleFilter(django_filters.FilterSet):
     temperature_max = django_filters.NumberFilter(
         field_name="syntheses__temperature_c", lookup_expr="lte", distinct=True, label="T max (°C)"
     )
-    uncalibrated = django_filters.BooleanFilter(
-        method="with_uncalibrated_images", label="Has uncalibrated images"
-    )
+    uncalibrated = BooleanFilter(method="with_uncalibrated_images", label="Has uncalibrated images")
     # Query parameters order_score_min and order_score_max.
     order_score = django_filters.RangeFilter(
         method="order_score_range", label="Order score (an image's current analysis)"

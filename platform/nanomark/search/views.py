@@ -22,6 +22,7 @@ from PIL import Image
 from analysis.preview import thumbnail_png
 from nanomark.accounts.fileaccess import login_or_token_required
 from nanomark.accounts.labcontext import current_lab
+from nanomark.idfilters import IdField
 from nanomark.imaging.choices import OrderClass
 from nanomark.imaging.filters import SEMImageFilter
 from nanomark.imaging.models import SEMImage
@@ -70,8 +71,8 @@ MAP_COLOURINGS = {"order": "order class", "sample": "sample"}
 class QueryForm(forms.Form):
     """What to search with: an image (optionally a rectangle of it, original px) or a sample."""
 
-    image = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
-    sample = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    image = IdField(required=False, widget=forms.HiddenInput)
+    sample = IdField(required=False, widget=forms.HiddenInput)
     x = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
     y = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
     width = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
