@@ -66,7 +66,7 @@ demo: install migrate  ## synthetic SEM images, analysed, in a demo lab; prints 
 
 serve: install  ## gunicorn on $(BIND) and a django-q2 worker, stopped together by Ctrl-C
 	trap 'kill 0' EXIT
-	$(PY) manage.py qcluster &
+	$(PY) manage.py run_workers &
 	echo "NanoMark is at http://$(BIND)/ (Ctrl-C stops it)"
 	# No control socket: gunicorn's default path is shared by every instance of a user on the host.
 	$(VENV)/bin/gunicorn --pythonpath platform nanomark.wsgi --bind $(BIND) --workers 2 --timeout 120 --no-control-socket

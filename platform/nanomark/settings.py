@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "nanomark.accounts",
+    "nanomark.workers",
     "nanomark.samples",
     "nanomark.imaging",
     "nanomark.registry",
@@ -46,6 +47,7 @@ INSTALLED_APPS = [
     "nanomark.computations",
     "nanomark.exports",
     "nanomark.api",
+    "nanomark.demo",
 ]
 
 MIDDLEWARE = [
@@ -154,6 +156,11 @@ Q_TIMEOUT_S = envint("NANOMARK_TASK_TIMEOUT_S", 1800)
 Q_RETRY_S = envint("NANOMARK_TASK_RETRY_S", Q_TIMEOUT_S + 300)
 #: Wall-time limit of one xtb run in seconds (below the task timeout).
 NANOMARK_XTB_TIMEOUT_S = envint("NANOMARK_XTB_TIMEOUT_S", Q_TIMEOUT_S * 5 // 6)
+#: Seconds a run's lease lasts without renewal; workers renew it every quarter of that,
+#: and a run whose lease lapsed (its worker died) is queued again (nanomark.runs).
+NANOMARK_LEASE_S = envint("NANOMARK_LEASE_S", 40)
+if NANOMARK_LEASE_S < 8:
+    raise ImproperlyConfigured("NANOMARK_LEASE_S must be at least 8 seconds")
 if Q_RETRY_S <= Q_TIMEOUT_S:
     raise ImproperlyConfigured(
         "NANOMARK_TASK_RETRY_S must exceed NANOMARK_TASK_TIMEOUT_S, "
@@ -166,9 +173,13 @@ Q_CLUSTER = {
     # django-q2 redelivers a task after `retry` seconds: it must exceed `timeout`,
     # or a slow task would run twice at once.
     "retry": Q_RETRY_S,
-    "max_attempts": 3,
-    "queue_limit": 50,
+    # Prefetch no more than the cluster can start: a task waiting in a dead cluster's
+    # memory is recovered only when its lease lapses (nanomark.workers.broker).
+    "queue_limit": envint("NANOMARK_WORKERS", 2),
     "bulk": 1,
+    # Failures and attempts are the run records' business (nanomark.runs): acknowledge
+    # every task, so django-q2's own max_attempts never applies.
+    "ack_failures": True,
     "catch_up": False,
     "label": "Background tasks",
 }
@@ -187,8 +198,10 @@ Q_CLUSTER["ALT_CLUSTERS"] = {
 REDIS_URL = envstr("REDIS_URL")
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
+    Q_CLUSTER["broker_class"] = "nanomark.workers.broker.LeasingRedis"
 else:
     Q_CLUSTER["orm"] = "default"
+    Q_CLUSTER["broker_class"] = "nanomark.workers.broker.LeasingORM"
 
 # --- REST API (Django REST Framework) -------------------------------------------
 REST_FRAMEWORK = {

@@ -46,7 +46,8 @@ def small_image(labs):
 def finished_run(image) -> tuple[AnalysisRun, ImageAnalysis]:
     """Store known results as the image's run, through the worker's own storing code."""
     run = AnalysisRun.objects.get(image=image)
-    assert AnalysisRun.claim(run.pk)
+    holder = AnalysisRun.claim(run.pk)
+    assert holder
     height, width = image.height_px, image.width_px
     ramp = np.linspace(0, 1, width, dtype=np.float32)[None, :].repeat(height, 0)
     positions = np.array([[10.0, 20.0], [100.5, 50.25], [300.0, 200.0]])
@@ -63,7 +64,7 @@ def finished_run(image) -> tuple[AnalysisRun, ImageAnalysis]:
         particle_summary=particle_statistics(Particles(positions, diameters), width, height, 1.0),
         timings_s={"classifier": 0.5},
     )
-    store_analysis(run, analysis)
+    store_analysis(run, analysis, holder)
     run.refresh_from_db()
     return run, analysis
 

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from django.urls import reverse
+from django_q.models import OrmQ
 
 from nanomark.computations.models import MonteCarloRun
 from nanomark.computations.services import SimulationRejected, create_monte_carlo_run
@@ -67,12 +68,13 @@ def test_a_second_delivery_changes_nothing(mask):
 def test_a_failing_run_saves_its_error_and_is_requeued(mask):
     run = create_monte_carlo_run(defect_mask=mask, params=PARAMS, enqueue=False)
     mask.sheet_border.storage.delete(mask.sheet_border.name)
-    with pytest.raises(FileNotFoundError):
-        run_monte_carlo(run.pk)
+    OrmQ.objects.all().delete()
+    run_monte_carlo(run.pk)
     run.refresh_from_db()
-    assert run.status == RunStatus.QUEUED
+    assert (run.status, run.attempts) == (RunStatus.QUEUED, 1)
     assert run.error.startswith("FileNotFoundError")
     assert not run.final_positions
+    assert OrmQ.objects.count() == 1  # queued again at once
 
 
 def test_it_needs_a_pixel_size(mask):

@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterable
 from ase import Atoms
 from django.db import transaction
 from django.db.models import Q
-from django_q.tasks import async_task
 
 from nanomark.computations.choices import XtbTaskKind
 from nanomark.computations.models import AdsorptionEnergy, XtbCalculation
@@ -26,8 +25,8 @@ COMPLEX_TASK = "nanomark.computations.tasks.run_adsorption_complex"
 
 
 def enqueue(task: str, pk: int) -> None:
-    """Queue ``task(pk)`` once the current transaction commits."""
-    transaction.on_commit(lambda: async_task(task, pk, task_name=f"{task.rsplit('.', 1)[1]}-{pk}"))
+    """Queue calculation ``pk`` with ``task`` once the current transaction commits."""
+    transaction.on_commit(lambda: XtbCalculation.enqueue(pk, task))
 
 
 def create_adsorption_study(

@@ -21,6 +21,11 @@ from nanomark.samples.models import Material, Sample
 class XtbCalculation(LabOwned, BackgroundRun):
     """One run of the xtb program (GFN2-xTB by default) on one geometry."""
 
+    TASKS = (
+        "nanomark.computations.tasks.run_xtb_calculation",
+        "nanomark.computations.tasks.run_adsorption_complex",
+    )
+
     sample = models.ForeignKey(
         Sample, null=True, blank=True, on_delete=models.SET_NULL, related_name="xtb_calculations"
     )
@@ -97,6 +102,8 @@ class AdsorptionEnergy(LabOwned):
 
 class MonteCarloRun(LabOwned, BackgroundRun):
     """A Monte Carlo deposition of Pd particles on a defect map (Boiko et al. 2021, Fig. 4-5)."""
+
+    TASKS = ("nanomark.computations.tasks.run_monte_carlo",)
 
     sample = models.ForeignKey(
         Sample, null=True, blank=True, on_delete=models.SET_NULL, related_name="monte_carlo_runs"

@@ -1,7 +1,6 @@
 """Creating Monte Carlo runs and queueing them; the work itself is in tasks.py."""
 
 from django.db import transaction
-from django_q.tasks import async_task
 
 from nanomark.computations.models import MonteCarloRun
 from nanomark.imaging.models import DefectMask
@@ -55,11 +54,5 @@ def create_monte_carlo_run(
             created_by=created_by,
         )
         if enqueue:
-            transaction.on_commit(
-                lambda: async_task(
-                    "nanomark.computations.tasks.run_monte_carlo",
-                    run.pk,
-                    task_name=f"monte-carlo-{run.pk}",
-                )
-            )
+            transaction.on_commit(lambda: MonteCarloRun.enqueue(run.pk))
     return run

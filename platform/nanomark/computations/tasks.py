@@ -14,6 +14,7 @@ from nanomark.computations.adsorptionstudy import complete_adsorption_energies, 
 from nanomark.computations.models import MonteCarloRun
 from nanomark.computations.xtbrecords import execute_calculation
 from nanomark.imaging.storage import delete_files, save_file
+from nanomark.workers.leases import leased
 from simulation.defectmaps import defect_map_from_layers
 from simulation.kinetics import fit_first_order
 from simulation.montecarlo import DepositionParams, ParticleState, simulate_deposition
@@ -26,12 +27,15 @@ logger = logging.getLogger(__name__)
 def run_monte_carlo(run_pk: int) -> None:
     """Simulate Monte Carlo run ``run_pk`` on its defect mask and store what it produced.
 
-    A second delivery of a finished run does nothing; a failure saves its error
-    and is re-raised so that django-q2 redelivers it until the attempts run out.
+    A second delivery of a finished or running run does nothing; a failure saves
+    its error (``leased``) and the run is queued again until the attempts run out.
     """
-    if not MonteCarloRun.claim(run_pk):
-        logger.info("Monte Carlo run %s is finished or out of attempts; skipping", run_pk)
-        return
+    with leased(MonteCarloRun, run_pk) as holder:
+        if holder is not None:
+            _simulate(run_pk, holder)
+
+
+def _simulate(run_pk: int, holder: str) -> None:
     written: list[str] = []
     try:
         run = MonteCarloRun.objects.select_related("defect_mask__image").get(pk=run_pk)
@@ -58,8 +62,9 @@ def run_monte_carlo(run_pk: int) -> None:
         stem = f"monte-carlo/lab{run.lab_id}/run{run.pk}"
         positions_name = save_file(f"{stem}.positions.csv", _positions_csv(result), written)
         rendered_name = save_file(f"{stem}.rendered.png", encode_png(rendered), written)
-        MonteCarloRun.finish(
+        finished = MonteCarloRun.finish(
             run_pk,
+            holder,
             kinetics={
                 "counts": result.counts.tolist(),
                 "columns": ["solution", "pristine", "defect"],
@@ -76,10 +81,11 @@ def run_monte_carlo(run_pk: int) -> None:
             final_positions=positions_name,
             rendered_image=rendered_name,
         )
-    except Exception as exc:
+    except BaseException:
         delete_files(written)
-        MonteCarloRun.record_failure(run_pk, f"{type(exc).__name__}: {exc}")
         raise
+    if not finished:  # another delivery holds the run now; its files are its own
+        delete_files(written)
 
 
 def _positions_csv(result) -> bytes:

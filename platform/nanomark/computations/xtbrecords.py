@@ -2,8 +2,8 @@
 
 Failures of the program itself (no SCC convergence after the retries, a
 timeout, an input xtb refuses) are final: running the same input again would
-fail again. Anything else (the database, the disk) is saved and re-raised so
-django-q2 redelivers the task, up to the run's attempt bound.
+fail again. Anything else (the database, the disk) is saved and the run queued
+again, up to its attempt bound (:func:`nanomark.workers.leases.leased`).
 """
 
 import logging
@@ -12,6 +12,7 @@ from django.conf import settings
 
 from nanomark.computations.models import XtbCalculation
 from nanomark.imaging.storage import save_file
+from nanomark.workers.leases import leased
 from simulation.adsorption import cluster_edge_distance_a
 from simulation.structures import atoms_from_xyz
 from simulation.xtb import MDSpec, ScanSpec, XtbError, XtbResult, XtbTask, run_xtb
@@ -24,21 +25,19 @@ DEFAULT_RETRY_TEMPERATURES_K = (1000.0, 2000.0)
 
 def execute_calculation(calc_pk: int) -> bool:
     """Claim and run calculation ``calc_pk``; True if this call finished it successfully."""
-    if not XtbCalculation.claim(calc_pk):
-        return False
-    calc = XtbCalculation.objects.get(pk=calc_pk)
-    try:
-        result = run_xtb(atoms_from_xyz(calc.input_xyz), calc.task, **_options(calc))
-    except XtbError as exc:
-        log = _save_log(calc, exc.log) if exc.log else ""
-        XtbCalculation.objects.filter(pk=calc_pk).update(log=log, retries=exc.attempts)
-        XtbCalculation.record_failure(calc_pk, f"{exc.reason}: {exc}", max_attempts=0)
-        return False
-    except Exception as exc:
-        XtbCalculation.record_failure(calc_pk, f"{type(exc).__name__}: {exc}")
-        raise
-    XtbCalculation.finish(calc_pk, **_result_fields(calc, result))
-    return True
+    with leased(XtbCalculation, calc_pk) as holder:
+        if holder is None:
+            return False
+        calc = XtbCalculation.objects.get(pk=calc_pk)
+        try:
+            result = run_xtb(atoms_from_xyz(calc.input_xyz), calc.task, **_options(calc))
+        except XtbError as exc:
+            log = _save_log(calc, exc.log) if exc.log else ""
+            XtbCalculation.objects.filter(pk=calc_pk).update(log=log, retries=exc.attempts)
+            XtbCalculation.record_failure(calc_pk, holder, f"{exc.reason}: {exc}", max_attempts=0)
+            return False
+        return XtbCalculation.finish(calc_pk, holder, **_result_fields(calc, result))
+    return False
 
 
 def _options(calc: XtbCalculation) -> dict:

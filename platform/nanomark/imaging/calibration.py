@@ -19,7 +19,7 @@ from analysis.frame import FrameCalibration
 from ml.inference import MIN_CLASSIFIER_SIDE_PX
 from nanomark.imaging.choices import FieldSource, PixelSizeSource
 from nanomark.imaging.models import CalibrationChange, SEMImage
-from nanomark.results.services import queue_analyses
+from nanomark.imaging.signals import images_need_analysis
 
 
 class CalibrationRejected(ValueError):
@@ -132,7 +132,9 @@ def recalibrate(
                 changes.append(change)
                 changed.append(image)
         CalibrationChange.objects.bulk_create(changes)
-        queue_analyses(changed, reason="calibration corrected", created_by=user)
+        images_need_analysis.send(
+            sender=SEMImage, images=changed, reason="calibration corrected", created_by=user
+        )
     return changes
 
 

@@ -22,8 +22,8 @@ from analysis.semfile import SEMFileError, SEMImageData, decode_sidecar, read_se
 from ml.inference import MIN_CLASSIFIER_SIDE_PX
 from nanomark.imaging.choices import FieldSource, PixelSizeSource
 from nanomark.imaging.models import SEMImage
+from nanomark.imaging.signals import images_need_analysis
 from nanomark.imaging.storage import delete_files, derived_path, original_path, save_file
-from nanomark.results.services import queue_analyses
 from nanomark.samples.models import Sample
 
 
@@ -150,7 +150,7 @@ def ingest_sem_image(
                 upload_batch=upload_batch or new_upload_batch(),
             )
             # Analysed in the background once the image is committed.
-            queue_analyses([image])
+            images_need_analysis.send(sender=SEMImage, images=[image])
     except IntegrityError:
         # Another upload of the same bytes won the race: keep theirs.
         delete_files(written)

@@ -1,20 +1,12 @@
-"""Remove an image's or mask's files once its row is deleted and the deletion committed."""
+"""What the imaging app tells the apps above it, without importing them.
 
-from django.db import transaction
-from django.db.models.signals import post_delete
-from django.dispatch import receiver
+``images_need_analysis`` is sent inside the transaction that stored or
+recalibrated images, so a receiver's writes commit or roll back with them:
+the results app queues their analyses (``results/apps.py``).
+Arguments: ``images`` (list of SEMImage), ``reason`` (str or None: the batch
+label shown with the runs' progress), ``created_by`` (user or None).
+"""
 
-from nanomark.imaging.models import DefectMask, SEMImage
-from nanomark.imaging.storage import delete_files
+from django.dispatch import Signal
 
-
-@receiver(post_delete, sender=SEMImage)
-def delete_image_files(sender, instance: SEMImage, **kwargs) -> None:
-    names = [instance.original.name, instance.preview.name, instance.thumbnail.name]
-    transaction.on_commit(lambda: delete_files(names))
-
-
-@receiver(post_delete, sender=DefectMask)
-def delete_mask_files(sender, instance: DefectMask, **kwargs) -> None:
-    names = [layer.name for layer in instance.layer_files()]
-    transaction.on_commit(lambda: delete_files(names))
+images_need_analysis = Signal()

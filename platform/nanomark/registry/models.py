@@ -86,6 +86,13 @@ class ModelVersion(LabOwned):
 class TrainingRun(LabOwned, BackgroundRun):
     """A background training job; on success it produces ``model_version``."""
 
+    TASKS = ("nanomark.registry.tasks.train_model",)
+
+    @classmethod
+    def task_cluster(cls) -> str | None:
+        """Model work goes to the GPU cluster where one is configured."""
+        return settings.NANOMARK_GPU_CLUSTER
+
     task = models.CharField(max_length=20, choices=ModelTask.choices)
     config = models.JSONField(default=dict, blank=True)
     log = models.TextField(blank=True)

@@ -16,7 +16,6 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from django_q.tasks import async_task
 
 from analysis.semfile import read_sem
 from ml.crossval import (
@@ -96,14 +95,7 @@ def create_training_run(
             created_by=created_by,
         )
         if enqueue:
-            transaction.on_commit(
-                lambda: async_task(
-                    "nanomark.registry.tasks.train_model",
-                    run.pk,
-                    task_name=f"train-{run.pk}",
-                    cluster=settings.NANOMARK_GPU_CLUSTER,
-                )
-            )
+            transaction.on_commit(lambda: TrainingRun.enqueue(run.pk))
     return run
 
 

@@ -7,5 +7,4 @@ from nanomark.registry import views
 urlpatterns = [
     path("", views.ModelVersionListView.as_view(), name="model-list"),
     path("<int:pk>/", views.model_detail, name="model-detail"),
-    path("<int:pk>/activate/", views.model_activate, name="model-activate"),
 ]

@@ -1,32 +1,28 @@
-"""Model registry pages: the current lab's model versions, a version's metrics and training set,
-and activating a version (which queues the re-analysis of the lab's images).
+"""Model registry pages: the current lab's model versions, a version's metrics and training set.
 
-Every query is lab-scoped (another lab's version is a 404); activating needs a
-member's or admin's role in the version's lab (viewers get a 403).
+Every query is lab-scoped (another lab's version is a 404). Activating a
+version is the results app's (it queues re-analyses): its section is added
+to the model page from there.
 """
 
 import math
 from collections import Counter
 from dataclasses import dataclass
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET
 from django_filters.views import FilterView
 
 from analysis.defects import DEFECT_CLASSES, DEFECT_LABELS
 from ml.metrics import CLASSIFICATION_METRICS
-from nanomark.accounts.labcontext import can_write, current_lab, require_write
+from nanomark.accounts.labcontext import current_lab
+from nanomark.pagesections import render_sections
 from nanomark.registry.choices import ModelTask
 from nanomark.registry.filters import ModelVersionFilter
 from nanomark.registry.models import ModelVersion
-from nanomark.results.models import AnalysisBatch
-from nanomark.results.services import activate_version
-from nanomark.runs import RunStatus
 
 #: Column headers of the metrics table, in the paper's Table 1 order; others follow by name.
 METRIC_HEADERS = {
@@ -142,50 +138,16 @@ def _training_set(version: ModelVersion) -> dict:
 def model_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """A version: what it is, its cross-validation table, its training set, activation.
 
-    ``?batch=<id>`` shows the progress of that re-analysis batch (the one its activation queued).
+    Apps above the registry add their sections (the results app: activation
+    and the progress of the re-analysis it queued, :mod:`nanomark.results.activation`).
     """
     version = _version_or_404(request, pk)
-    batch = None
-    if request.GET.get("batch", "").isdigit():
-        batch = (
-            AnalysisBatch.objects.restrict(request.user)
-            .filter(lab=version.lab, pk=int(request.GET["batch"]))
-            .first()
-        )
-    progress = batch.progress() if batch is not None else None
     context = {
         "version": version,
-        "can_activate": can_write(request.user, version.lab_id),
+        "sections": render_sections("model-detail", request, version),
         "metrics": metrics_table(version.metrics),
         "derived_from": version.derived_from,
         "embedder": version.derived.filter(task=ModelTask.PATCH_EMBEDDER).first(),
-        "batch": batch,
-        "progress": progress,
-        "unfinished": bool(progress)
-        and progress[RunStatus.QUEUED] + progress[RunStatus.RUNNING] > 0,
         **_training_set(version),
     }
     return render(request, "registry/modelversion_detail.html", context)
-
-
-@login_required
-@require_POST
-def model_activate(request: HttpRequest, pk: int) -> HttpResponse:
-    """Make the version its lab's active one for its task and queue the lab's re-analysis."""
-    version = _version_or_404(request, pk)
-    require_write(request.user, version.lab_id)
-    runs = activate_version(version, created_by=request.user)
-    url = reverse("model-detail", args=[version.pk])
-    if not runs:
-        messages.success(
-            request,
-            f"{version.name} is now the active {version.get_task_display().lower()}; "
-            "every image was already analysed with these models, so nothing was queued.",
-        )
-        return redirect(url)
-    messages.success(
-        request,
-        f"{version.name} is now the active {version.get_task_display().lower()}; "
-        f"{len(runs)} image{'s' if len(runs) != 1 else ''} queued for re-analysis.",
-    )
-    return redirect(f"{url}?batch={runs[0].batch_id}")

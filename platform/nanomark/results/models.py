@@ -55,6 +55,13 @@ class AnalysisBatch(LabOwned):
 class AnalysisRun(LabOwned, BackgroundRun):
     """The analysis of ``image`` with the model versions named (any may be absent)."""
 
+    TASKS = ("nanomark.results.tasks.analyse_image",)
+
+    @classmethod
+    def task_cluster(cls) -> str | None:
+        """Model work goes to the GPU cluster where one is configured."""
+        return settings.NANOMARK_GPU_CLUSTER
+
     image = models.ForeignKey(SEMImage, on_delete=models.CASCADE, related_name="analysis_runs")
     classifier = models.ForeignKey(
         ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"

@@ -9,17 +9,13 @@ instead of adding one.
 
 from collections.abc import Iterable
 
-from django.conf import settings
 from django.db import transaction
-from django_q.tasks import async_task
 
 from nanomark.imaging.models import SEMImage
 from nanomark.registry.choices import ModelTask
 from nanomark.registry.models import ModelVersion
 from nanomark.results.models import AnalysisBatch, AnalysisRun, models_key_of
 from nanomark.runs import RunStatus
-
-TASK = "nanomark.results.tasks.analyse_image"
 
 
 def active_versions(lab_id: int) -> dict[str, ModelVersion | None]:
@@ -30,16 +26,6 @@ def active_versions(lab_id: int) -> dict[str, ModelVersion | None]:
         "segmenter": active.get(ModelTask.DEFECT_SEGMENTER),
         "embedder": active.get(ModelTask.PATCH_EMBEDDER),
     }
-
-
-def enqueue(run_pk: int, attempt: int = 1) -> None:
-    """Hand run ``run_pk`` to the workers (the model-work cluster when one is configured)."""
-    async_task(
-        TASK,
-        run_pk,
-        task_name=f"analyse-{run_pk}-try{attempt}",
-        cluster=settings.NANOMARK_GPU_CLUSTER,
-    )
 
 
 def queue_analyses(
@@ -103,7 +89,7 @@ def queue_analyses(
             created.extend(runs)
         if enqueue_runs:
             pks = [run.pk for run in created]
-            transaction.on_commit(lambda: [enqueue(pk) for pk in pks])
+            transaction.on_commit(lambda: [AnalysisRun.enqueue(pk) for pk in pks])
     return created
 
 
@@ -111,10 +97,15 @@ def retry_run(run: AnalysisRun) -> bool:
     """Give a failed run fresh attempts and queue it; False if it was not failed."""
     with transaction.atomic():
         reset = AnalysisRun.objects.filter(pk=run.pk, status=RunStatus.FAILED).update(
-            status=RunStatus.QUEUED, attempts=0, error="", started_at=None, finished_at=None
+            status=RunStatus.QUEUED,
+            attempts=0,
+            interruptions=0,
+            error="",
+            started_at=None,
+            finished_at=None,
         )
         if reset:
-            transaction.on_commit(lambda: enqueue(run.pk))
+            transaction.on_commit(lambda: AnalysisRun.enqueue(run.pk))
     return bool(reset)
 
 

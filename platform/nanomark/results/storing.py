@@ -13,7 +13,6 @@ import io
 import numpy as np
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.utils import timezone
 
 from analysis.preview import encode_png
 from nanomark.imaging.storage import delete_files, save_file
@@ -25,7 +24,6 @@ from nanomark.results.models import (
     ParticleStatistics,
     PatchEmbedding,
 )
-from nanomark.runs import RunStatus
 
 
 class RunNoLongerRunning(Exception):
@@ -50,11 +48,15 @@ def unit_png(values: np.ndarray) -> bytes:
     return encode_png(np.round(np.clip(values, 0.0, 1.0) * 255.0).astype(np.uint8))
 
 
-def store_analysis(run: AnalysisRun, analysis: ImageAnalysis) -> None:
+def store_analysis(run: AnalysisRun, analysis: ImageAnalysis, holder: str) -> None:
     """Save ``analysis`` as ``run``'s results and mark the run succeeded, atomically.
 
+    Args:
+        holder: the lease holder that claimed the run (``AnalysisRun.claim``).
+
     Raises:
-        RunNoLongerRunning: another delivery finished or gave up the run; nothing was kept.
+        RunNoLongerRunning: the lease was lost (another delivery took the run over, or it
+            was given up); nothing was kept.
     """
     folder = run_folder(run)
     written: list[str] = []
@@ -77,16 +79,14 @@ def store_analysis(run: AnalysisRun, analysis: ImageAnalysis) -> None:
         )
         with transaction.atomic():
             _save_rows(run, analysis, saliency, maps, positions)
-            finished = AnalysisRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING)
-            if not finished.update(
-                status=RunStatus.SUCCEEDED,
-                finished_at=timezone.now(),
-                error="",
+            if not AnalysisRun.finish(
+                run.pk,
+                holder,
                 timings_s=analysis.timings_s,
                 pixel_size_nm=analysis.pixel_size_nm,
                 field_box=analysis.field.to_json() if analysis.field else {},
             ):
-                raise RunNoLongerRunning(f"analysis run {run.pk} is no longer running")
+                raise RunNoLongerRunning(f"analysis run {run.pk} is no longer held by {holder}")
     except BaseException:
         delete_files(written)
         raise
