@@ -24,11 +24,16 @@ ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 _OUT_OF_RANGE = f"An id is a whole number from 1 to {MAX_ID}."
 
 
-def require_id(value: int) -> int:
-    """``value`` if it can be a primary key; else a ``ValidationError`` (the range above)."""
-    if not 1 <= value <= MAX_ID:
+def parse_id(text: Any) -> int:
+    """``text`` (ASCII digits, or an int) as a primary key; else a ``ValidationError``.
+
+    ``str.isdigit`` alone would pass ``'²'``; a value past :data:`MAX_ID` cannot
+    be bound as a query parameter.
+    """
+    text = str(text)
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_ID):
         raise ValidationError(_OUT_OF_RANGE, code="id_range")
-    return value
+    return int(text)
 
 
 class IdField(forms.IntegerField):
@@ -46,10 +51,7 @@ class IdModelChoiceField(forms.ModelChoiceField):
     def to_python(self, value: Any) -> Any:
         if value in self.empty_values:
             return None
-        try:
-            require_id(int(str(value)))
-        except ValueError:
-            raise ValidationError(_OUT_OF_RANGE, code="invalid") from None
+        parse_id(value)
         return super().to_python(value)
 
 

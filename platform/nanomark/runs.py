@@ -116,6 +116,16 @@ class BackgroundRun(models.Model):
         """
         task = task or cls.TASKS[0]
         cls.objects.filter(pk=pk).update(queue_task=task)
+        cls._send(pk, task)
+
+    @classmethod
+    def _requeue(cls, pk: int) -> None:
+        """Send run ``pk``'s stored task again (after a failure or a hand-back)."""
+        stored = cls.objects.filter(pk=pk).values_list("queue_task", flat=True).first()
+        cls._send(pk, stored or cls.TASKS[0])
+
+    @classmethod
+    def _send(cls, pk: int, task: str) -> None:
         async_task(
             task,
             pk,
@@ -190,7 +200,7 @@ class BackgroundRun(models.Model):
         ):
             return True
         if held.update(status=RunStatus.QUEUED, **released):
-            cls.enqueue(pk, cls._task_of(pk))
+            cls._requeue(pk)
         return False
 
     @classmethod
@@ -223,12 +233,8 @@ class BackgroundRun(models.Model):
             **released,
         ) or mine.filter(status=RunStatus.QUEUED).update(**released)
         if returned:
-            cls.enqueue(pk, cls._task_of(pk))
+            cls._requeue(pk)
         return bool(returned)
-
-    @classmethod
-    def _task_of(cls, pk: int) -> str | None:
-        return cls.objects.filter(pk=pk).values_list("queue_task", flat=True).first() or None
 
 
 def run_models() -> list[type[BackgroundRun]]:

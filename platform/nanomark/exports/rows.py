@@ -26,12 +26,13 @@ from datetime import date, datetime, time, timedelta
 from operator import itemgetter
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db.models import Count, F, FilteredRelation, Q, QuerySet
 from django.http import QueryDict
 from django.utils import timezone
 
 from analysis.defects import DEFECT_CLASSES
-from nanomark.idfilters import MAX_ID
+from nanomark.idfilters import MAX_ID, parse_id
 from nanomark.imaging.models import SEMImage
 from nanomark.results.current import current_analysis_runs
 from nanomark.results.models import AnalysisRun
@@ -258,18 +259,18 @@ class ExportFilter:
 
         ids = [part.strip() for value in query.getlist("sample") for part in value.split(",")]
         ids = [part for part in ids if part]
-        # isdigit() alone would pass '²'; an id past MAX_ID cannot be bound as a query parameter.
-        bad = [
-            part
-            for part in ids
-            if not (part.isascii() and part.isdigit() and 1 <= int(part) <= MAX_ID)
-        ]
-        if bad:
-            raise ValueError(f"sample={bad[0]!r} is not a sample id (a whole number 1 to {MAX_ID})")
+        sample_ids = set()
+        for part in ids:
+            try:
+                sample_ids.add(parse_id(part))
+            except ValidationError:
+                raise ValueError(
+                    f"sample={part!r} is not a sample id (a whole number 1 to {MAX_ID})"
+                ) from None
         return cls(
             lab=single("lab"),
             material=single("material"),
-            sample_ids=tuple(sorted({int(part) for part in ids})),
+            sample_ids=tuple(sorted(sample_ids)),
             date_from=day("date_from"),
             date_to=day("date_to"),
         )

@@ -111,7 +111,8 @@ class ModelVersionListView(LoginRequiredMixin, FilterView):
         return filterset
 
 
-def _version_or_404(request: HttpRequest, pk: int) -> ModelVersion:
+def version_or_404(request: HttpRequest, pk: int) -> ModelVersion:
+    """The user's model version ``pk`` (another lab's is a 404)."""
     return get_object_or_404(
         ModelVersion.objects.restrict(request.user).select_related("lab", "created_by"), pk=pk
     )
@@ -141,7 +142,7 @@ def model_detail(request: HttpRequest, pk: int) -> HttpResponse:
     Apps above the registry add their sections (the results app: activation
     and the progress of the re-analysis it queued, :mod:`nanomark.results.activation`).
     """
-    version = _version_or_404(request, pk)
+    version = version_or_404(request, pk)
     context = {
         "version": version,
         "sections": render_sections("model-detail", request, version),

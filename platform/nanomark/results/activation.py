@@ -11,13 +11,14 @@ version's lab (viewers get a 403); another lab's version is a 404.
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from nanomark.accounts.labcontext import can_write, require_write
 from nanomark.registry.choices import ModelTask
 from nanomark.registry.models import ModelVersion
+from nanomark.registry.views import version_or_404
 from nanomark.results.models import AnalysisBatch
 from nanomark.results.services import activate_version
 from nanomark.runs import RunStatus
@@ -51,9 +52,7 @@ def activation_section(request: HttpRequest, version: ModelVersion) -> dict:
 @require_POST
 def model_activate(request: HttpRequest, pk: int) -> HttpResponse:
     """Make the version its lab's active one for its task and queue the lab's re-analysis."""
-    version = get_object_or_404(
-        ModelVersion.objects.restrict(request.user).select_related("lab"), pk=pk
-    )
+    version = version_or_404(request, pk)
     require_write(request.user, version.lab_id)
     runs = activate_version(version, created_by=request.user)
     url = reverse("model-detail", args=[version.pk])

@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connections
+from django.db import DatabaseError, connections
 from django_q.exceptions import TimeoutException
 
 from nanomark.runs import MAX_ATTEMPTS, BackgroundRun, renew_leases, sweep_lapsed_leases
@@ -87,7 +87,6 @@ class Keeper(threading.Thread):
             with self._lock:
                 holders = set(self.holders)
             try:
-                close_old_connections()
                 renew_leases(holders)
                 swept = sweep_lapsed_leases()
                 if swept:
@@ -95,7 +94,7 @@ class Keeper(threading.Thread):
             except DatabaseError:
                 logger.exception("renewing or sweeping leases failed; trying again")
             finally:
-                connections.close_all()
+                connections.close_all()  # the thread's own; idle between cycles
         self._on_stop()
 
 
