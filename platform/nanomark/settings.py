@@ -215,6 +215,12 @@ REST_FRAMEWORK = {
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
+    # DRF's, but JSON holding NUL (which PostgreSQL cannot store) is a 400.
+    "DEFAULT_PARSER_CLASSES": [
+        "nanomark.nulchars.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "nanomark.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     # drf-spectacular's, with the error responses every view can give.

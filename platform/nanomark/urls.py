@@ -6,9 +6,12 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from nanomark.accounts.labcontext import switch_lab
+from nanomark.results.samplelist import SampleListView
 from nanomark.vendor import plotly_js
 
 urlpatterns = [
+    # The home page: the sample list, with the analyses' columns (so the results app's).
+    path("", SampleListView.as_view(), name="home"),
     path("", include("nanomark.samples.urls")),
     path("images/", include("nanomark.imaging.urls")),
     path("computations/", include("nanomark.computations.urls")),

@@ -3,10 +3,9 @@
 An app may import the apps listed before it and the project-wide modules
 (``nanomark.runs``, ``nanomark.pagesections``, …), never one listed after it:
 an upper app adds to a lower one through signals (``imaging/signals.py``,
-``results/signals.py``) and page sections (``nanomark.pagesections``).
-``KNOWN`` lists the imports against the order that remain, each to be
-removed (issue 18); the test fails on any other, and on a listed one that is
-gone, so the list only shrinks.
+``results/signals.py``) and page sections and contexts
+(``nanomark.pagesections``). The project's URLconf and settings are above
+every app.
 """
 
 import ast
@@ -27,16 +26,6 @@ LAYERS = [
     {"demo"},
 ]
 LAYER = {app: level for level, apps in enumerate(LAYERS) for app in apps}
-
-#: (module, imported app) pairs still against the order.
-KNOWN = {
-    ("nanomark/imaging/views.py", "results"),
-    ("nanomark/samples/filters.py", "results"),
-    ("nanomark/samples/views.py", "computations"),
-    ("nanomark/samples/views.py", "imaging"),
-    ("nanomark/samples/views.py", "registry"),
-    ("nanomark/samples/views.py", "results"),
-}
 
 
 def _upward_imports() -> set[tuple[str, str]]:
@@ -64,13 +53,8 @@ def _upward_imports() -> set[tuple[str, str]]:
 
 
 def test_apps_import_only_the_apps_below_them():
-    new = _upward_imports() - KNOWN
-    assert not new, f"imports against the app order: {sorted(new)}"
-
-
-def test_the_list_of_known_upward_imports_only_shrinks():
-    gone = KNOWN - _upward_imports()
-    assert not gone, f"no longer imported, remove from KNOWN: {sorted(gone)}"
+    found = _upward_imports()
+    assert not found, f"imports against the app order: {sorted(found)}"
 
 
 def test_every_app_has_a_layer():

@@ -9,9 +9,9 @@ from nanomark.accounts.labcontext import SESSION_KEY, can_write
 from nanomark.accounts.models import Membership
 from nanomark.registry.choices import ModelTask
 from nanomark.registry.models import ModelVersion
+from nanomark.results.filters import AnalysedSampleFilter
 from nanomark.results.models import AnalysisRun, OrderScore
 from nanomark.runs import RunStatus
-from nanomark.samples.filters import SampleFilter
 from nanomark.samples.models import Sample, Synthesis
 from tests.platform.rows import image_row
 
@@ -66,7 +66,7 @@ def test_sample_filter_by_synthesis_and_current_order_score(labs):
     samples = Sample.objects.filter(lab=labs["a"])
 
     def codes(**params):
-        return sorted(s.code for s in SampleFilter(params, queryset=samples).qs)
+        return sorted(s.code for s in AnalysedSampleFilter(params, queryset=samples).qs)
 
     assert codes(precursor="dba") == ["S1"]
     assert codes(temperature_min=50) == ["S1"]

@@ -436,8 +436,10 @@ def test_the_sample_page_shows_analyses_simulations_and_provenance(client, labs)
     assert calcs["Pd4 0"].startswith("Monte Carlo run ")
     assert "lab B secret" not in calcs
     assert len(response.context["monte_carlo_runs"]) == 2
-    assert [r.segmentation_run_id for r in row.prediction_runs] == [run.pk]
-    assert [r.defect_mask_id for r in row.masks[0][1]] == [mask.pk]
+    (provenance,) = response.context["provenance"]
+    assert provenance.analyses.image == image
+    assert [r.segmentation_run_id for r in provenance.prediction_runs] == [run.pk]
+    assert [r.defect_mask_id for r in provenance.masks[0][1]] == [mask.pk]
 
 
 def test_an_image_being_analysed_shows_its_status(client, labs):

@@ -6,7 +6,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from analysis.databar import FieldBox
@@ -25,6 +25,7 @@ from nanomark.imaging.filters import SEMImageFilter
 from nanomark.imaging.masks import MaskRejected, mask_sizes, store_defect_mask
 from nanomark.imaging.models import CalibrationChange, DefectMask, OrderLabel, SEMImage
 from nanomark.imaging.services import ImageRejected, ingest_sem_image
+from nanomark.nulchars import JSONParser
 from nanomark.results.models import AnalysisRun, models_key_of
 from nanomark.results.services import active_versions, queue_analyses
 from nanomark.samples.models import Sample

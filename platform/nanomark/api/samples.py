@@ -2,7 +2,6 @@
 
 import django_filters
 from django.db import transaction
-from django.db.models import Count
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
@@ -16,8 +15,9 @@ from nanomark.api.scoping import (
 from nanomark.api.search import SimilarSampleSerializer, SimilarSamplesQuerySerializer
 from nanomark.api.users import UsernameField
 from nanomark.idfilters import IdFilter
+from nanomark.imaging.counts import with_image_counts
+from nanomark.results.filters import AnalysedSampleFilter
 from nanomark.samples.choices import MaterialKind, SynthesisKind
-from nanomark.samples.filters import SampleFilter
 from nanomark.samples.models import (
     SYNTHESIS_CONDITIONS,
     Material,
@@ -215,15 +215,13 @@ class SampleViewSet(LabScopedModelViewSet):
     A sample that has images or derived samples cannot be deleted (409).
     """
 
-    queryset = (
+    queryset = with_image_counts(
         Sample.objects.select_related("lab", "created_by")
         .prefetch_related("syntheses__parameters", "properties")
-        .annotate(image_count=Count("images", distinct=True))
-        # A GROUP BY query drops the model's default ordering; pages need one.
         .order_by("lab__name", "code")
     )
     serializer_class = SampleSerializer
-    filterset_class = SampleFilter
+    filterset_class = AnalysedSampleFilter
     ordering_fields = ["code", "created_at", "updated_at"]
 
     def perform_create(self, serializer) -> None:

@@ -17,6 +17,7 @@ from rest_framework.permissions import IsAuthenticated
 from nanomark.accounts.labcontext import require_write, user_labs
 from nanomark.accounts.models import Lab
 from nanomark.api.permissions import LabWritePermission, lab_id_of
+from nanomark.nulchars import NUL
 
 
 class Conflict(APIException):
@@ -85,6 +86,12 @@ class LabField(serializers.SlugRelatedField):
 
     def get_queryset(self):
         return user_labs(self.context["request"].user)
+
+    def to_internal_value(self, data):
+        # Before the lookup: PostgreSQL cannot compare text holding NUL (a form body can carry it).
+        if isinstance(data, str) and NUL in data:
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 class LabScopedRelatedField(serializers.PrimaryKeyRelatedField):

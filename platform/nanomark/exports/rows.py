@@ -34,6 +34,7 @@ from django.utils import timezone
 from analysis.defects import DEFECT_CLASSES
 from nanomark.idfilters import MAX_ID, parse_id
 from nanomark.imaging.models import SEMImage
+from nanomark.nulchars import MESSAGE, NUL
 from nanomark.results.current import current_analysis_runs
 from nanomark.results.models import AnalysisRun
 from nanomark.samples.models import (
@@ -248,6 +249,8 @@ class ExportFilter:
             values = [value for value in query.getlist(name) if value]
             if len(values) > 1:
                 raise ValueError(f"filter {name} given {len(values)} times; give it once")
+            if values and NUL in values[0]:
+                raise ValueError(f"filter {name}: {MESSAGE}")
             return values[0] if values else None
 
         def day(name: str) -> date | None:

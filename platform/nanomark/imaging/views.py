@@ -35,7 +35,7 @@ from nanomark.imaging.uploads import (
     stage_upload,
     store_staged,
 )
-from nanomark.results.views import image_analysis
+from nanomark.pagesections import page_context
 from nanomark.samples.models import Sample
 
 
@@ -66,7 +66,8 @@ def render_image_page(
         "mask_form": mask_form or DefectMaskForm(image=image),
         "calibration_form": calibration_form or CalibrationForm.for_image(image),
         "calibration_changes": image.calibration_changes.select_related("changed_by"),
-        **image_analysis(image),
+        # The analysis panel and overlays, from the results app (nanomark.pagesections).
+        **page_context("image-detail", request, image),
     }
     return render(request, "imaging/image_detail.html", context, status=status)
 

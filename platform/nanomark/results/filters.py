@@ -2,10 +2,14 @@
 
 import django_filters
 from django.db.models import Q
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 from nanomark.idfilters import IdFilter
+from nanomark.results.current import current_order_scores
 from nanomark.results.models import AnalysisRun
 from nanomark.runs import RunStatus
+from nanomark.samples.filters import SampleFilter
 
 
 class AnalysisRunFilter(django_filters.FilterSet):
@@ -27,3 +31,28 @@ class AnalysisRunFilter(django_filters.FilterSet):
         return queryset.filter(
             Q(classifier_id=value) | Q(segmenter_id=value) | Q(embedder_id=value)
         )
+
+
+class AnalysedSampleFilter(SampleFilter):
+    """The sample list's filters and the order-score range of the images' current analyses.
+
+    Query parameters ``order_score_min`` and ``order_score_max``; used by the
+    sample list page, the search page and the API's sample list.
+    """
+
+    order_score = django_filters.RangeFilter(
+        method="order_score_range", label="Order score (an image's current analysis)"
+    )
+
+    @extend_schema_field(OpenApiTypes.NUMBER)  # the API schema cannot infer a method's type
+    def order_score_range(self, queryset, name, value):
+        """Samples with at least one image whose current order score is in the range."""
+        bounds = {}
+        if value.start is not None:
+            bounds["score__gte"] = value.start
+        if value.stop is not None:
+            bounds["score__lte"] = value.stop
+        if not bounds:
+            return queryset
+        scores = current_order_scores().filter(**bounds)
+        return queryset.filter(images__analysis_runs__order_score__in=scores).distinct()

@@ -34,8 +34,10 @@ OVERLAY_COLOURS = {
 UNFINISHED = (RunStatus.QUEUED, RunStatus.RUNNING)
 
 
-def image_analysis(image: SEMImage) -> dict:
+def image_analysis(request: HttpRequest, image: SEMImage) -> dict:
     """The image page's analysis panel: every run, the current one's results and overlays.
+
+    Added to the image page's context (``nanomark.pagesections``, see ``apps.py``).
 
     Returns:
         ``runs`` (newest first, with their model versions), ``current_run`` (the

@@ -2,12 +2,9 @@
 
 import django_filters
 from django.db.models import Q
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field
 
 from nanomark.booleanfilters import BooleanFilter
 from nanomark.idfilters import IdModelChoiceFilter
-from nanomark.results.current import current_order_scores
 from nanomark.samples.choices import MaterialKind, SynthesisKind
 from nanomark.samples.models import Material, Sample
 
@@ -19,7 +16,11 @@ def _user_materials(request):
 
 
 class SampleFilter(django_filters.FilterSet):
-    """Search, material, synthesis conditions, order-score range (current analyses), dates."""
+    """Search, lab, material, synthesis conditions, calibration, dates.
+
+    The results app extends it with the order-score range
+    (:class:`nanomark.results.filters.AnalysedSampleFilter`).
+    """
 
     q = django_filters.CharFilter(method="search", label="Search code or description")
     lab = django_filters.CharFilter(field_name="lab__slug", label="Lab (slug)")
@@ -46,10 +47,6 @@ class SampleFilter(django_filters.FilterSet):
         field_name="syntheses__temperature_c", lookup_expr="lte", distinct=True, label="T max (°C)"
     )
     uncalibrated = BooleanFilter(method="with_uncalibrated_images", label="Has uncalibrated images")
-    # Query parameters order_score_min and order_score_max.
-    order_score = django_filters.RangeFilter(
-        method="order_score_range", label="Order score (an image's current analysis)"
-    )
     created_after = django_filters.DateFilter(
         field_name="created_at", lookup_expr="date__gte", label="Created from"
     )
@@ -69,16 +66,3 @@ class SampleFilter(django_filters.FilterSet):
         uncalibrated = Q(images__pixel_size_nm__isnull=True, images__isnull=False)
         matching = Sample.objects.filter(uncalibrated).values("pk")
         return queryset.filter(pk__in=matching) if value else queryset.exclude(pk__in=matching)
-
-    @extend_schema_field(OpenApiTypes.NUMBER)  # the API schema cannot infer a method's type
-    def order_score_range(self, queryset, name, value):
-        """Samples with at least one image whose current order score is in the range."""
-        bounds = {}
-        if value.start is not None:
-            bounds["score__gte"] = value.start
-        if value.stop is not None:
-            bounds["score__lte"] = value.stop
-        if not bounds:
-            return queryset
-        scores = current_order_scores().filter(**bounds)
-        return queryset.filter(images__analysis_runs__order_score__in=scores).distinct()

@@ -1,11 +1,10 @@
-"""Sample pages; the sample list is the home page."""
+"""Sample pages (the sample list, the home page, is routed with the results app's view)."""
 
 from django.urls import path
 
 from nanomark.samples import views
 
 urlpatterns = [
-    path("", views.SampleListView.as_view(), name="home"),
     path("samples/new/", views.sample_create, name="sample-create"),
     path("samples/import/", views.sample_import, name="sample-import"),
     path("samples/import/preview/", views.sample_import_preview, name="sample-import-preview"),

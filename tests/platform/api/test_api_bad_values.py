@@ -88,3 +88,52 @@ def test_an_unmatched_api_url_is_a_json_404(api):
     response = api("alice").delete("/api/samples/1.5/")
     assert response.status_code == 404
     assert response.json() == {"detail": "Not found."}
+
+
+def test_a_lab_holding_nul_is_a_400_and_changes_nothing(api, labs):
+    sample = labs["sample_a"]
+    alice = api("alice")
+    response = alice.patch(
+        f"/api/samples/{sample.pk}/", {"lab": "}\x00", "description": "x"}, format="json"
+    )
+    assert response.status_code == 400
+    assert "NUL" in response.json()["detail"]
+    # A form body is not parsed as JSON: the lab field itself refuses it.
+    response = alice.post("/api/samples/", {"lab": "lab-a\x00", "code": "NEW-1"})
+    assert response.status_code == 400
+    assert response.json()["lab"] == ["Invalid value."]
+    sample.refresh_from_db()
+    assert sample.description != "x"
+
+
+def test_json_holding_nul_anywhere_is_a_400(api, labs):
+    response = api("alice").post(
+        "/api/syntheses/",
+        {
+            "sample": labs["sample_a"].pk,
+            "kind": "pd_decoration",
+            "parameters": [{"name": "T", "value": "1\x00", "unit": ""}],
+        },
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "NUL" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/api/export/samples.csv?lab=%00", "/api/export/images.json?material=a%00b"],
+)
+def test_an_export_filter_holding_nul_is_a_400_naming_it(api, url):
+    response = api("alice").get(url)
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("text/plain")
+    text = response.content.decode()
+    assert "NUL" in text
+    assert url.split("?")[1].split("=")[0] in text
+
+
+def test_a_text_filter_holding_nul_is_a_400(api):
+    response = api("alice").get("/api/samples/?lab=%00")
+    assert response.status_code == 400
+    assert response.json() == {"lab": ["Null characters are not allowed."]}

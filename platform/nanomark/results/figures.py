@@ -1,4 +1,4 @@
-"""Plotly figures of a sample's images, returned as HTML fragments for the sample page.
+"""Plotly figures of a sample's analysed images, as HTML fragments for the sample page.
 
 The page loads plotly.js once from NanoMark itself (no CDN), so fragments are made
 with ``include_plotlyjs=False``.
