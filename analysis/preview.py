@@ -4,6 +4,8 @@ A 16-bit SEM frame often uses a few hundred grey levels out of 65,536, so a
 plain shift to 8 bit shows a black rectangle. 16-bit (and float) images are
 stretched between two percentiles; 8-bit images are shown as the operator
 saved them, since their contrast was already set at the instrument.
+:func:`preview_box` maps a patch of the original onto its preview (to cut
+patch thumbnails from the preview).
 """
 
 import cv2
@@ -99,3 +101,27 @@ def encode_png(image: np.ndarray) -> bytes:
     if not ok:
         raise ValueError("PNG encoding failed")
     return encoded.tobytes()
+
+
+def preview_box(
+    x_px: int, y_px: int, size_px: int, image_size: tuple[int, int], preview_size: tuple[int, int]
+) -> tuple[int, int, int, int]:
+    """A square patch of the original image as a box of its preview (at least 1 px wide).
+
+    Args:
+        x_px, y_px, size_px: the patch's left and top edges and side, original pixels.
+        image_size: (width, height) of the original, px.
+        preview_size: (width, height) of the preview, px (at most 1280 on the long side).
+
+    Returns:
+        (left, top, right, bottom) preview pixels, right and bottom exclusive, inside the preview.
+    """
+    (width, height), (preview_width, preview_height) = image_size, preview_size
+    if min(width, height, preview_width, preview_height) <= 0:
+        raise ValueError(f"sizes must be positive, got {image_size} and {preview_size}")
+    scale_x, scale_y = preview_width / width, preview_height / height
+    left = min(int(x_px * scale_x), preview_width - 1)
+    top = min(int(y_px * scale_y), preview_height - 1)
+    right = min(max(round((x_px + size_px) * scale_x), left + 1), preview_width)
+    bottom = min(max(round((y_px + size_px) * scale_y), top + 1), preview_height)
+    return left, top, right, bottom

@@ -41,7 +41,9 @@ from simulation.structures import (
     pd13_icosahedron,
     rectangular_flake,
 )
-from simulation.xtb import XtbError, XtbResult, run_xtb, xtb_version
+from simulation.xtb import run_xtb, xtb_version
+from simulation.xtbprocess import XtbError
+from simulation.xtbresults import XtbResult
 
 SITES = (AdsorptionSite.BASAL, AdsorptionSite.ARMCHAIR_EDGE, AdsorptionSite.ZIGZAG_EDGE)
 PAPER_KCAL_MOL = {"basal": -91.9, "armchair_edge": -191.0, "zigzag_edge": -248.9}

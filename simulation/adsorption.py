@@ -34,7 +34,8 @@ import numpy as np
 from ase import Atoms
 
 from simulation.structures import classify_edge_carbons, dangling_bond_direction
-from simulation.xtb import MDTrajectory, XtbResult, run_xtb
+from simulation.xtb import run_xtb
+from simulation.xtbresults import MDTrajectory, XtbResult
 
 HARTREE_TO_KCAL_MOL: Final = 627.509474
 """1 Eh in kcal/mol."""

@@ -1,23 +1,29 @@
-"""Parsers for the text that the xtb program (6.x) writes.
+"""Parsers for what the xtb program (6.x) writes.
 
-Each function takes the text of one output (standard output, the ``charges``
-file, an ``xtbscan.log`` or ``xtb.trj`` trajectory) and returns plain values in
-xtb's units: energies in Eh, gradient norms in Eh/bohr, gaps in eV, positions
-in Å. Nothing here runs a program, so the parsers can be tested on captured
-output.
+Each function takes the text of one output and returns plain values in xtb's
+units: energies in Eh, gradient norms in Eh/bohr, gaps in eV, charges in e,
+dipoles in e·bohr, positions in Å. The results xtb gives in its JSON file
+(``xtbout.json``, written with ``--json``: energy, HOMO-LUMO gap, partial
+charges, dipole) are read from there (:func:`parse_json_output`); the standard
+output is read only for what that file lacks (:func:`parse_output`: version,
+errors, SCC and optimisation convergence, gradient norm, MD temperature).
+Multi-frame XYZ files (``xtbscan.log``, ``xtb.trj``, ``xtbopt.xyz``) are read
+with ASE (:func:`parse_xyz_frames`). Nothing here runs a program, so the
+parsers can be tested on captured output.
 """
 
 from __future__ import annotations
 
+import io
+import json
 import re
 from dataclasses import dataclass, field
 
 import numpy as np
+from ase.io import read
 
 _VERSION = re.compile(r"\*\s*xtb version\s+(\S+)")
-_ENERGY = re.compile(r"\|\s*TOTAL ENERGY\s+(-?\d+\.\d+)\s*Eh")
 _GRADIENT = re.compile(r"\|\s*GRADIENT NORM\s+(-?\d+\.\d+)\s*Eh")
-_GAP = re.compile(r"\|\s*HOMO-LUMO GAP\s+(-?\d+\.\d+)\s*eV")
 # The stack of "-N- where: message" lines below "[ERROR] Program stopped".
 _ERROR_LINE = re.compile(r"^\s*-\d+-\s*(.+?)\s*$", re.MULTILINE)
 _ERROR_BLOCK = re.compile(r"\[ERROR\][^\n]*\n((?:\s*-\d+-[^\n]*\n?)+)")
@@ -32,13 +38,11 @@ _MD_AVERAGE_T = re.compile(
 
 @dataclass(frozen=True)
 class XtbOutput:
-    """What one xtb standard output says.
+    """What one xtb standard output says beyond its JSON file.
 
     Attributes:
         program_version: Version string such as ``"6.5.1"``; empty if absent.
-        energy_eh: Total energy of the last summary block, Eh.
-        gradient_norm_eh_bohr: Its gradient norm, Eh/bohr.
-        homo_lumo_gap_ev: Its HOMO-LUMO gap, eV.
+        gradient_norm_eh_bohr: Gradient norm of the last summary block, Eh/bohr.
         errors: Messages of the fatal error stack, innermost (the cause) first.
         scc_failed: True if the SCC iterations did not converge.
         optimization_converged: True / False after a geometry optimisation,
@@ -47,9 +51,7 @@ class XtbOutput:
     """
 
     program_version: str = ""
-    energy_eh: float | None = None
     gradient_norm_eh_bohr: float | None = None
-    homo_lumo_gap_ev: float | None = None
     errors: list[str] = field(default_factory=list)
     scc_failed: bool = False
     optimization_converged: bool | None = None
@@ -96,9 +98,7 @@ def parse_output(text: str) -> XtbOutput:
         converged = None
     return XtbOutput(
         program_version=parse_version(text),
-        energy_eh=_last_float(_ENERGY, text),
         gradient_norm_eh_bohr=_last_float(_GRADIENT, text),
-        homo_lumo_gap_ev=_last_float(_GAP, text),
         errors=parse_errors(text),
         scc_failed=bool(_SCC_FAILURE.search(text)),
         optimization_converged=converged,
@@ -106,9 +106,46 @@ def parse_output(text: str) -> XtbOutput:
     )
 
 
-def parse_charges(text: str) -> list[float]:
-    """Parse the ``charges`` file: one partial charge (e) per atom, in input order."""
-    return [float(line.split()[0]) for line in text.splitlines() if line.strip()]
+@dataclass(frozen=True)
+class XtbJsonOutput:
+    """What ``xtbout.json`` says: the results at the final geometry.
+
+    Attributes:
+        energy_eh: Total energy, Eh (xtb writes 8 decimals).
+        homo_lumo_gap_ev: HOMO-LUMO gap, eV; None if absent.
+        charges: Partial charges (e), one per atom in input order.
+        dipole_au: Molecular dipole (x, y, z) in e·bohr; None if absent.
+    """
+
+    energy_eh: float
+    homo_lumo_gap_ev: float | None
+    charges: list[float]
+    dipole_au: tuple[float, float, float] | None
+
+
+def parse_json_output(text: str) -> XtbJsonOutput:
+    """Parse the ``xtbout.json`` file that xtb writes when run with ``--json``.
+
+    Raises:
+        ValueError: If the text is not JSON or has no total energy.
+    """
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"xtbout.json is not JSON: {error}") from None
+    if not isinstance(data, dict) or "total energy" not in data:
+        raise ValueError("xtbout.json has no total energy")
+    gap = data.get("HOMO-LUMO gap/eV")
+    dipole_au = None
+    if "dipole" in data:
+        x, y, z = (float(component) for component in data["dipole"])
+        dipole_au = (x, y, z)
+    return XtbJsonOutput(
+        energy_eh=float(data["total energy"]),
+        homo_lumo_gap_ev=None if gap is None else float(gap),
+        charges=[float(charge) for charge in data.get("partial charges", [])],
+        dipole_au=dipole_au,
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -133,6 +170,9 @@ class XyzFrames:
 def parse_xyz_frames(text: str) -> XyzFrames:
     """Parse a multi-frame XYZ text (``xtbscan.log``, ``xtb.trj``, ``xtbopt.log``).
 
+    The structures are read by ASE (plain XYZ: xtb's comment lines are not
+    extended-XYZ key=value pairs); the energies come from those comment lines.
+
     Args:
         text: Concatenated XYZ frames whose comment lines read ``energy: E ...``.
 
@@ -140,32 +180,27 @@ def parse_xyz_frames(text: str) -> XyzFrames:
         The frames; an empty text gives zero frames.
 
     Raises:
-        ValueError: If a frame is truncated or its atom count changes.
+        ValueError: If a frame is truncated or its atoms change.
     """
+    text = text.strip("\n")
+    if not text.strip():
+        return XyzFrames((), np.zeros((0, 0, 3)), np.zeros(0))
+    try:
+        frames = read(io.StringIO(text + "\n"), format="xyz", index=":")
+    except (IndexError, ValueError) as error:
+        raise ValueError(f"truncated or malformed XYZ frames: {error}") from None
+    symbols = tuple(frames[0].get_chemical_symbols())
+    for number, frame in enumerate(frames[1:], start=2):
+        if tuple(frame.get_chemical_symbols()) != symbols:
+            raise ValueError(f"atoms change between XYZ frames at frame {number}")
     lines = text.splitlines()
-    symbols: tuple[str, ...] = ()
-    frames: list[np.ndarray] = []
-    energies: list[float] = []
-    i = 0
-    while i < len(lines):
-        if not lines[i].strip():
-            i += 1
-            continue
-        n_atoms = int(lines[i].split()[0])
-        block = lines[i + 2 : i + 2 + n_atoms]
-        if len(block) != n_atoms:
-            raise ValueError(f"truncated XYZ frame at line {i + 1}")
-        fields = [row.split() for row in block]
-        frame_symbols = tuple(f[0].capitalize() for f in fields)
-        if symbols and frame_symbols != symbols:
-            raise ValueError(f"atoms change between XYZ frames at line {i + 1}")
-        symbols = frame_symbols
-        frames.append(np.array([[float(x) for x in f[1:4]] for f in fields]))
-        energy = _COMMENT_ENERGY.search(lines[i + 1])
-        energies.append(float(energy.group(1)) if energy else float("nan"))
-        i += 2 + n_atoms
-    positions = np.array(frames) if frames else np.zeros((0, 0, 3))
-    return XyzFrames(symbols, positions, np.array(energies, dtype=float))
+    comments = [lines[k * (len(symbols) + 2) + 1] for k in range(len(frames))]
+    energies = [_COMMENT_ENERGY.search(comment) for comment in comments]
+    return XyzFrames(
+        symbols,
+        np.array([frame.positions for frame in frames], dtype=float),
+        np.array([float(e.group(1)) if e else np.nan for e in energies], dtype=float),
+    )
 
 
 def parse_md_average_temperature_k(text: str) -> float | None:

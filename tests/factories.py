@@ -25,6 +25,21 @@ def tiff_bytes(pixels: np.ndarray, **kwargs) -> bytes:
     return buffer.getvalue()
 
 
+def pages_tiff(pages: list[np.ndarray], **kwargs) -> bytes:
+    """Encode ``pages`` as the pages of one TIFF, as GIMP exports an image's layers."""
+    buffer = io.BytesIO()
+    with tifffile.TiffWriter(buffer) as writer:
+        for page in pages:
+            writer.write(page, **kwargs)
+    return buffer.getvalue()
+
+
+def mask_layers(seed: int = 0, height: int = 96, width: int = 128) -> np.ndarray:
+    """(4, height, width) bool defect layers in DEFECT_CLASSES order, 5, 10, 20, 30 % set."""
+    rng = np.random.default_rng(seed)
+    return rng.random((4, height, width)) < np.array([0.05, 0.1, 0.2, 0.3])[:, None, None]
+
+
 def hitachi_sidecar(pixel_size_nm: float = 0.99, **extra) -> bytes:
     """A Hitachi SU8000 sidecar as the instrument writes it."""
     values = {

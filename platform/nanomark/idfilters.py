@@ -67,3 +67,45 @@ class IdModelChoiceFilter(django_filters.ModelChoiceFilter):
     """A ``ModelChoiceFilter`` (a select on the page) whose value is range-checked as an id."""
 
     field_class = IdModelChoiceField
+
+
+class IdListWidget(forms.TextInput):
+    """Every value of a repeated parameter, each possibly a comma-separated list, as one list."""
+
+    def value_from_datadict(self, data, files, name: str) -> list[str]:
+        values = data.getlist(name) if hasattr(data, "getlist") else [data.get(name) or ""]
+        return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+class IdListField(forms.Field):
+    """Row ids given as ``?sample=1&sample=2`` or ``?sample=1,2``: a sorted tuple of ints."""
+
+    widget = IdListWidget
+
+    def to_python(self, value: list[str] | None) -> tuple[int, ...]:
+        ids = set()
+        for part in value or ():
+            try:
+                ids.add(parse_id(part))
+            except ValidationError:
+                raise ValidationError(
+                    f"holds {part!r}, not an id (a whole number 1 to {MAX_ID})", code="id_range"
+                ) from None
+        return tuple(sorted(ids))
+
+
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": ID_SCHEMA,
+        "description": "ids, the parameter repeated or its values comma-separated",
+    }
+)
+class IdListFilter(django_filters.Filter):
+    """Rows whose ``field_name`` (an id column) is one of the ids given; none given: no filter."""
+
+    field_class = IdListField
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("lookup_expr", "in")
+        super().__init__(*args, **kwargs)

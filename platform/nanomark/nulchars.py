@@ -6,7 +6,7 @@ request is a 500 on one database and a silent oddity on the other. Django's
 and DRF's ``CharField`` (so every django-filter text filter) already refuse
 NUL; :class:`JSONParser` refuses any string (key or value) anywhere in a JSON
 body, which covers JSON fields and slug fields (a row's lab); the API's lab
-field and the export's filters check their own text.
+field checks a form body's text itself.
 """
 
 from typing import Any

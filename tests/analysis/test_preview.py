@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from analysis.preview import display_uint8, preview_png, thumbnail_png
+from analysis.preview import display_uint8, preview_box, preview_png, thumbnail_png
 
 RNG = np.random.default_rng(3)
 
@@ -84,3 +84,12 @@ def test_shrinking_averages_areas_instead_of_sampling_pixels() -> None:
 def test_a_colour_array_is_refused() -> None:
     with pytest.raises(ValueError, match=r"\(H, W\) greyscale"):
         preview_png(np.zeros((10, 10, 3), np.uint8))
+
+
+def test_preview_box_scales_and_stays_inside_the_preview():
+    assert preview_box(1280, 0, 256, (2560, 256), (1280, 128)) == (640, 0, 768, 128)
+    # A patch past the preview's edge is clipped; a tiny one keeps at least one pixel.
+    assert preview_box(2500, 250, 256, (2560, 256), (1280, 128)) == (1250, 125, 1280, 128)
+    assert preview_box(0, 0, 1, (2560, 256), (1280, 128)) == (0, 0, 1, 1)
+    with pytest.raises(ValueError, match="positive"):
+        preview_box(0, 0, 1, (0, 256), (1280, 128))

@@ -7,12 +7,8 @@ import numpy as np
 import pytest
 from django.urls import reverse
 
-from nanomark.exports.correlation import (
-    correlation_matrix,
-    label,
-    pearson,
-    sample_values,
-)
+from analysis.correlation import correlation_matrix, pearson
+from nanomark.exports.correlation import label, sample_values
 from nanomark.results.models import AnalysisRun, OrderScore, ParticleStatistics
 from nanomark.runs import RunStatus
 from nanomark.samples.models import PropertyMeasurement, Sample

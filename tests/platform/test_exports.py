@@ -13,15 +13,9 @@ from django.http import QueryDict
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from nanomark.exports.rows import (
-    ANALYSIS_COLUMNS,
-    DEFECT_COLUMNS,
-    Column,
-    ExportFilter,
-    Table,
-    image_table,
-    sample_table,
-)
+from nanomark.exports.columns import ANALYSIS_COLUMNS, DEFECT_COLUMNS, Column, Table
+from nanomark.exports.filters import ImageExportFilter, SampleExportFilter
+from nanomark.exports.rows import image_table, sample_table
 from nanomark.exports.writers import FORMATS, write_csv, write_json, write_parquet
 from nanomark.imaging.models import SEMImage
 from nanomark.registry.choices import ModelTask
@@ -228,13 +222,15 @@ def test_it_leaves_out_other_labs_rows_and_columns(data):
     ],
 )
 def test_filters_select_the_images(data, query, files):
-    table = image_table(data["alice"], ExportFilter.from_query(QueryDict(query)))
+    filters = ImageExportFilter(QueryDict(query))
+    assert filters.is_valid()
+    table = image_table(data["alice"], filters.qs)
     assert sorted(row["filename"] for row in _records(table)) == files
 
 
 def test_a_sample_filter_selects_samples(data):
     query = QueryDict(f"sample={data['s2'].pk},{data['sample_b'].pk}")
-    rows = _records(sample_table(data["alice"], ExportFilter.from_query(query)))
+    rows = _records(sample_table(data["alice"], SampleExportFilter(query).qs))
     assert [row["sample_code"] for row in rows] == ["S2"]
 
 
@@ -325,12 +321,13 @@ def test_the_number_of_queries_does_not_grow_with_the_rows(labs, monkeypatch):
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        ("date_from=2024-13-01", "date_from='2024-13-01' is not a date"),
+        ("date_from=2024-13-01", "date_from='2024-13-01' is not a date (YYYY-MM-DD)"),
         ("date_to=yesterday", "date_to='yesterday' is not a date"),
-        ("date_from=2024-05-01&date_to=2024-04-01", "is after date_to"),
-        ("sample=12,abc", "sample='abc' is not a sample id"),
-        ("lab=lab-a&lab=lab-b", "filter lab given 2 times"),
-        ("colour=red", "unknown filter colour"),
+        ("date_from=2024-05-01&date_to=2024-04-01", "date_from 2024-05-01 is after date_to"),
+        ("sample=12,abc", "sample='12,abc' holds 'abc', not an id"),
+        ("sample=12&sample=99999999999999999999", "holds '99999999999999999999', not an id"),
+        ("lab=lab-a&lab=lab-b", "lab='lab-a,lab-b' given 2 times; give it once"),
+        ("colour=red", "unknown filter colour; expected lab, material, sample"),
     ],
 )
 def test_a_bad_filter_is_a_400_that_says_why(client, labs, query, message):

@@ -9,14 +9,10 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from nanomark.samples.csvimport import (
-    MAX_CSV_BYTES,
-    CSVImportError,
-    prepare_import,
-    read_csv,
-    save_import,
-    template_csv,
-)
+from nanomark.samples.csvimport import MAX_CSV_BYTES, CSVImportError
+from nanomark.samples.csvrows import read_csv
+from nanomark.samples.csvsaving import prepare_import, save_import
+from nanomark.samples.csvtemplate import template_csv
 from nanomark.samples.models import Material, PropertyMeasurement, Sample, Synthesis
 from nanomark.samples.views import IMPORT_SESSION_KEY
 

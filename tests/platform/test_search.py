@@ -5,18 +5,19 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 from django.core.management import call_command
+from django.db.models import QuerySet
 
 from nanomark.imaging.models import SEMImage
 from nanomark.registry.choices import ModelTask
 from nanomark.registry.models import ModelVersion
 from nanomark.results.models import AnalysisRun, PatchEmbedding
 from nanomark.runs import RunStatus
+from nanomark.samples.filters import SampleFilter
 from nanomark.samples.models import Material, Sample, Synthesis
 from nanomark.search.index import load_index, rebuild_index, sync_index
 from nanomark.search.models import SearchIndex
 from nanomark.search.queries import (
     NothingToSearch,
-    SearchFilters,
     image_query,
     region_query,
     search_similar,
@@ -131,13 +132,19 @@ def test_a_region_query_uses_the_patches_under_the_region(labs, collection):
         region_query(collection["query"], 0, 0, 0, 10)
 
 
-def test_filters_on_material_and_synthesis(labs, collection):
+def test_hits_are_of_the_samples_the_sample_filters_choose(labs, collection):
     query = image_query(collection["query"])
-    hot = SearchFilters(temperature_c_min=50)
-    result = search_similar(labs["alice"], query, k=10, filters=hot)
+
+    def chosen(**data) -> QuerySet:
+        filterset = SampleFilter(data, queryset=Sample.objects.all())
+        assert filterset.is_valid(), filterset.errors
+        return filterset.qs
+
+    result = search_similar(labs["alice"], query, k=10, samples=chosen(temperature_min=50))
     assert {group.key for group in result.samples} == {collection["s1"].pk}
-    carbon = SearchFilters(material_kind="carbon_black")
-    result = search_similar(labs["alice"], query, k=10, filters=carbon)
+    result = search_similar(
+        labs["alice"], query, k=10, samples=chosen(material_kind="carbon_black")
+    )
     assert {group.key for group in result.images} == {collection["other"].pk}
 
 

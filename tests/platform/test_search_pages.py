@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 from PIL import Image
 
+from analysis.projection import principal_components
 from nanomark.imaging.models import OrderLabel
 from nanomark.imaging.services import ingest_sem_image
 from nanomark.registry.choices import ModelTask
@@ -15,9 +16,8 @@ from nanomark.registry.models import ModelVersion
 from nanomark.results.models import AnalysisRun, PatchEmbedding
 from nanomark.runs import RunStatus
 from nanomark.samples.models import Material, Sample, Synthesis
-from nanomark.search.embeddingmap import embedding_map, principal_components
+from nanomark.search.embeddingmap import embedding_map
 from nanomark.search.index import sync_index
-from nanomark.search.views import preview_box
 from tests.factories import png_bytes
 
 DIM = 16
@@ -176,7 +176,10 @@ def test_nothing_to_search_with_is_a_message(client, labs, collection):
         ({"image": "QUERY", "x": 5}, "x, y, width and height together"),
         ({"x": 0, "y": 0, "width": 5, "height": 5}, "choose the image first"),
         ({"image": "QUERY", "sample": 1}, "not both"),
-        ({"image": "QUERY", "temperature_min": 90, "temperature_max": 10}, "T min is above"),
+        (
+            {"image": "QUERY", "temperature_min": 90, "temperature_max": 10},
+            "T min 90 °C is above T max 10 °C",
+        ),
         ({"image": "QUERY", "width": 0, "x": 0, "y": 0, "height": 3}, "greater than or equal to 1"),
     ],
 )
@@ -227,15 +230,6 @@ def test_a_patch_thumbnail_is_cut_from_the_preview_where_the_patch_is(client, la
     assert left.shape == right.shape == (128, 128)
     assert left.max() < DARK + 10
     assert right.min() > BRIGHT - 10
-
-
-def test_preview_box_scales_and_stays_inside_the_preview():
-    assert preview_box(1280, 0, 256, (2560, 256), (1280, 128)) == (640, 0, 768, 128)
-    # A patch past the preview's edge is clipped; a tiny one keeps at least one pixel.
-    assert preview_box(2500, 250, 256, (2560, 256), (1280, 128)) == (1250, 125, 1280, 128)
-    assert preview_box(0, 0, 1, (2560, 256), (1280, 128)) == (0, 0, 1, 1)
-    with pytest.raises(ValueError, match="positive"):
-        preview_box(0, 0, 1, (0, 256), (1280, 128))
 
 
 def test_principal_components_order_the_variance_and_orient_the_axes():

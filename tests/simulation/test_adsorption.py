@@ -23,7 +23,7 @@ from simulation.structures import (
     shortest_distance_a,
     with_vacancy,
 )
-from simulation.xtb import MDTrajectory
+from simulation.xtbresults import MDTrajectory
 
 needs_xtb = pytest.mark.skipif(shutil.which("xtb") is None, reason="xtb program not on PATH")
 

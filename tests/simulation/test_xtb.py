@@ -1,5 +1,7 @@
 """Tests for the xtb runner and parser; they run the real xtb program on small systems."""
 
+import json
+import re
 import shutil
 import subprocess
 import tempfile
@@ -9,18 +11,12 @@ import numpy as np
 import pytest
 from ase.build import molecule
 
+from simulation import xtb, xtbprocess
 from simulation.structures import hexagonal_flake, pd13_icosahedron
-from simulation.xtb import (
-    MDSpec,
-    ScanSpec,
-    XtbError,
-    XtbFailure,
-    XtbTask,
-    run_xtb,
-    xtb_available,
-    xtb_version,
-)
-from simulation.xtbparse import parse_charges, parse_output, parse_xyz_frames
+from simulation.xtb import run_xtb, xtb_available, xtb_version
+from simulation.xtbparse import parse_json_output, parse_output, parse_xyz_frames
+from simulation.xtbprocess import XtbError, XtbFailure
+from simulation.xtbspec import MDSpec, ScanSpec, XtbTask
 
 needs_xtb = pytest.mark.skipif(shutil.which("xtb") is None, reason="xtb program not on PATH")
 
@@ -54,8 +50,9 @@ def test_bad_task_arguments_are_rejected_before_running():
 def test_parser_reads_captured_output_of_a_real_run(tmp_path):
     (tmp_path / "benzene.xyz").write_text("12\n\n" + _benzene_rows())
     ok = subprocess.run(
-        ["xtb", "benzene.xyz", "--gfn", "2"], cwd=tmp_path, capture_output=True, text=True
+        ["xtb", "benzene.xyz", "--gfn", "2", "--json"], cwd=tmp_path, capture_output=True, text=True
     )
+    results = parse_json_output((tmp_path / "xtbout.json").read_text())
     failed = subprocess.run(
         ["xtb", "benzene.xyz", "--gfn", "2", "--alpb", "notasolvent"],
         cwd=tmp_path,
@@ -65,19 +62,18 @@ def test_parser_reads_captured_output_of_a_real_run(tmp_path):
 
     parsed = parse_output(ok.stdout + ok.stderr)
     assert parsed.program_version.startswith("6.")
-    assert parsed.energy_eh == pytest.approx(-15.88, abs=0.02)
+    assert results.energy_eh == pytest.approx(-15.88, abs=0.02)
     assert 0.0 < parsed.gradient_norm_eh_bohr < 0.1
-    assert parsed.homo_lumo_gap_ev == pytest.approx(4.8, abs=0.5)
+    assert results.homo_lumo_gap_ev == pytest.approx(4.8, abs=0.5)
     assert parsed.normal_termination
     assert not parsed.errors
     assert not parsed.scc_failed
-    charges = parse_charges((tmp_path / "charges").read_text())
-    assert len(charges) == 12
-    assert sum(charges) == pytest.approx(0.0, abs=1e-4)
+    assert len(results.charges) == 12
+    assert sum(results.charges) == pytest.approx(0.0, abs=1e-4)
+    assert np.linalg.norm(results.dipole_au) == pytest.approx(0.0, abs=1e-3)  # benzene: none
     error = parse_output(failed.stdout + failed.stderr)
     assert failed.returncode != 0
     assert "notasolvent" in error.errors[0]
-    assert error.energy_eh is None
 
 
 @pytest.mark.xtb
@@ -107,6 +103,31 @@ def test_pd13_single_point_and_no_temporary_files_left(private_tmp):
     assert "TOTAL ENERGY" in result.log
     assert result.input_xyz.startswith("13\n")
     assert list(private_tmp.iterdir()) == []
+
+
+@pytest.mark.xtb
+@needs_xtb
+def test_energy_gap_charges_and_dipole_are_those_of_xtbout_json(monkeypatch):
+    written = []
+
+    def keeping_the_files(*args, **kwargs):
+        attempt = xtbprocess.run_in_private_dir(*args, **kwargs)
+        written.append(attempt.files)
+        return attempt
+
+    monkeypatch.setattr(xtb, "run_in_private_dir", keeping_the_files)
+    result = run_xtb(molecule("H2O"), threads=1)
+
+    assert len(written) == 1
+    results = json.loads(written[0]["xtbout.json"])
+    assert result.energy_eh == results["total energy"]
+    assert result.homo_lumo_gap_ev == results["HOMO-LUMO gap/eV"]
+    assert result.charges == results["partial charges"]
+    assert result.dipole_debye == pytest.approx(np.array(results["dipole"]) * 2.541746, rel=1e-6)
+    assert np.linalg.norm(result.dipole_debye) == pytest.approx(2.3, abs=0.2)  # water: ~2.3 D
+    # The standard output agrees, to the 8 decimals of the JSON file.
+    total = re.findall(r"TOTAL ENERGY\s+(-?\d+\.\d+)", result.log)[-1]
+    assert result.energy_eh == pytest.approx(float(total), abs=1e-8)
 
 
 @pytest.mark.xtb

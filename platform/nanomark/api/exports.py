@@ -5,13 +5,18 @@ The same tables and the same view as the web download
 authentication, so scripts can fetch them with a token.
 """
 
+from django.db.models import QuerySet
 from django.http import HttpResponse
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.views import APIView
 
+from nanomark.exports.filters import ImageExportFilter, SampleExportFilter
 from nanomark.exports.views import export_table
+from nanomark.imaging.models import SEMImage
+from nanomark.samples.models import Sample
 
 
 class AnyAccept(BaseContentNegotiation):
@@ -28,15 +33,6 @@ class AnyAccept(BaseContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
-_FILTERS = [
-    OpenApiParameter("lab", str, description="lab slug"),
-    OpenApiParameter("material", str, description="material name"),
-    OpenApiParameter("sample", str, description="sample ids, repeated or comma-separated"),
-    OpenApiParameter("date_from", OpenApiTypes.DATE, description="first day, inclusive"),
-    OpenApiParameter("date_to", OpenApiTypes.DATE, description="last day, inclusive"),
-]
-
-
 class ExportView(APIView):
     """``GET /api/export/<table>.<fmt>``: one tidy row per image or sample of the user's labs.
 
@@ -46,12 +42,17 @@ class ExportView(APIView):
     """
 
     content_negotiation_class = AnyAccept
-    # An empty filter is no filter (ExportFilter.from_query), as from the web download's form.
+    # An empty filter is no filter, as from the web download's form.
     query_blank_is_absent = True
-    table = "images"
+    table: str
+    # For the schema: the table's FilterSet documents the query parameters
+    # (the web view applies it), though the response is a file, not a list.
+    filter_backends = [DjangoFilterBackend]
+    documents_filters = True
+    filterset_class: type
+    queryset: QuerySet
 
     @extend_schema(
-        parameters=_FILTERS,
         responses={
             (200, "text/csv"): OpenApiTypes.BINARY,
             (200, "application/json"): OpenApiTypes.BINARY,
@@ -63,3 +64,19 @@ class ExportView(APIView):
         """Stream the table in the format named by the URL (csv, json or parquet)."""
         # DRF has set the authenticated user on the underlying Django request.
         return export_table(request._request, table=self.table, fmt=fmt)
+
+
+class ImageExportView(ExportView):
+    """``GET /api/export/images.<fmt>``: one row per image."""
+
+    table = "images"
+    filterset_class = ImageExportFilter
+    queryset = SEMImage.objects.none()
+
+
+class SampleExportView(ExportView):
+    """``GET /api/export/samples.<fmt>``: one row per sample."""
+
+    table = "samples"
+    filterset_class = SampleExportFilter
+    queryset = Sample.objects.none()

@@ -1,6 +1,5 @@
-"""API of SEM images (upload, calibration, files, analysis requests), order labels and masks."""
+"""API of SEM images: upload, calibration corrections, links to their files, analysis requests."""
 
-import django_filters
 from django.conf import settings
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
@@ -9,44 +8,25 @@ from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
-from analysis.databar import FieldBox
-from analysis.defects import DEFECT_CLASSES
-from analysis.maskfile import MaskFileError, read_mask_layers
 from analysis.semfile import SIDECAR_MAX_BYTES
 from nanomark.accounts.labcontext import require_write
+from nanomark.api.calibration import (
+    BatchCalibrationSerializer,
+    CalibrationChangeSerializer,
+    CalibrationSerializer,
+    FieldBoxSerializer,
+    pixel_size_source_field,
+)
 from nanomark.api.results import AnalysisRunSerializer, runs_with_results
 from nanomark.api.scoping import LabScopedRelatedField, LabScopedViewSet
-from nanomark.api.users import UsernameField
-from nanomark.booleanfilters import BooleanFilter
-from nanomark.idfilters import IdFilter
-from nanomark.imaging.calibration import CalibrationRejected, Correction, recalibrate
-from nanomark.imaging.choices import AnnotationSource, OrderClass, PixelSizeSource
+from nanomark.imaging.calibration import CalibrationRejected, recalibrate
 from nanomark.imaging.filters import SEMImageFilter
-from nanomark.imaging.masks import MaskRejected, mask_sizes, store_defect_mask
-from nanomark.imaging.models import CalibrationChange, DefectMask, OrderLabel, SEMImage
+from nanomark.imaging.models import SEMImage
 from nanomark.imaging.services import ImageRejected, ingest_sem_image
 from nanomark.nulchars import JSONParser
 from nanomark.results.models import AnalysisRun, models_key_of
 from nanomark.results.services import active_versions, queue_analyses
 from nanomark.samples.models import Sample
-
-_MAX_PX = 2**31 - 1
-
-
-class FieldBoxSerializer(serializers.Serializer):
-    """A rectangle of the frame in px: the field (specimen area, data bar excluded)."""
-
-    x_px = serializers.IntegerField(min_value=0, max_value=_MAX_PX)
-    y_px = serializers.IntegerField(min_value=0, max_value=_MAX_PX)
-    width_px = serializers.IntegerField(min_value=1, max_value=_MAX_PX)
-    height_px = serializers.IntegerField(min_value=1, max_value=_MAX_PX)
-
-
-def _pixel_size_source() -> serializers.ChoiceField:
-    """A read-only pixel-size source: one of :class:`PixelSizeSource`, or "" when unknown."""
-    return serializers.ChoiceField(
-        choices=PixelSizeSource.choices, allow_blank=True, read_only=True
-    )
 
 
 class SEMImageSerializer(serializers.ModelSerializer):
@@ -60,7 +40,7 @@ class SEMImageSerializer(serializers.ModelSerializer):
     field = FieldBoxSerializer(source="field_box", read_only=True)
     sample_code = serializers.CharField(source="sample.code", read_only=True)
     # "" while the pixel size is unknown; a read-only model field would not say so.
-    pixel_size_source = _pixel_size_source()
+    pixel_size_source = pixel_size_source_field()
     original_url = serializers.SerializerMethodField()
     preview_url = serializers.SerializerMethodField()
     thumbnail_url = serializers.SerializerMethodField()
@@ -142,75 +122,6 @@ class ImageUploadSerializer(serializers.Serializer):
     pixel_size_nm = serializers.FloatField(
         required=False, help_text="nm per pixel; overrides the metadata"
     )
-
-
-class CalibrationSerializer(serializers.Serializer):
-    """A correction of an image's calibration: pixel size, field box or both."""
-
-    pixel_size_nm = serializers.FloatField(
-        required=False, help_text="nm per pixel, 0.01–1000; its source becomes 'manual'"
-    )
-    field = FieldBoxSerializer(required=False, help_text="the field box in frame px")
-    note = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
-
-    def correction(self) -> Correction:
-        """The validated values as a :class:`~nanomark.imaging.calibration.Correction`."""
-        data = self.validated_data
-        box = data.get("field")
-        return Correction(
-            pixel_size_nm=data.get("pixel_size_nm"),
-            field=FieldBox(**box) if box is not None else None,
-            note=data["note"],
-        )
-
-
-class BatchCalibrationSerializer(CalibrationSerializer):
-    """The same correction for every image of a sample, of an upload batch, or listed by id."""
-
-    images = serializers.ListField(
-        child=serializers.IntegerField(min_value=1, max_value=_MAX_PX),
-        required=False,
-        max_length=10_000,
-        help_text="image ids",
-    )
-    sample = LabScopedRelatedField(queryset=Sample.objects.all(), required=False)
-    upload_batch = serializers.RegexField(r"^[0-9a-f]{32}$", required=False)
-    only_uncalibrated = serializers.BooleanField(
-        default=False, help_text="leave images that have a pixel size alone"
-    )
-
-    def validate(self, attrs: dict) -> dict:
-        chosen = [key for key in ("images", "sample", "upload_batch") if key in attrs]
-        if len(chosen) != 1:
-            raise serializers.ValidationError(
-                "Name the images by exactly one of images, sample or upload_batch."
-            )
-        return attrs
-
-
-class CalibrationChangeSerializer(serializers.ModelSerializer):
-    """One recorded correction: who, when, old and new values."""
-
-    changed_by = UsernameField()
-    old_pixel_size_source = _pixel_size_source()
-    new_pixel_size_source = _pixel_size_source()
-
-    class Meta:
-        model = CalibrationChange
-        fields = [
-            "id",
-            "image",
-            "changed_by",
-            "changed_at",
-            "old_pixel_size_nm",
-            "new_pixel_size_nm",
-            "old_pixel_size_source",
-            "new_pixel_size_source",
-            "old_field",
-            "new_field",
-            "note",
-        ]
-        read_only_fields = fields
 
 
 class SEMImageViewSet(
@@ -357,210 +268,3 @@ class SEMImageViewSet(
             code = 200
         body = AnalysisRunSerializer(runs_with_results(runs), many=True)
         return Response(body.data, status=code)
-
-
-class OrderLabelSerializer(serializers.ModelSerializer):
-    """A user's judgement of an image: ordered or disordered."""
-
-    image = LabScopedRelatedField(queryset=SEMImage.objects.all())
-    annotator = UsernameField()
-
-    class Meta:
-        model = OrderLabel
-        fields = [
-            "id",
-            "image",
-            "label",
-            "source",
-            "annotator",
-            "created_at",
-            "note",
-            "replaced_at",
-        ]
-        read_only_fields = ["source", "created_at", "replaced_at"]
-        # One current label per annotator and image: a second post replaces it (see create()).
-        validators: list = []
-
-
-class OrderLabelFilter(django_filters.FilterSet):
-    """Lab, image, label and source."""
-
-    lab = django_filters.CharFilter(field_name="image__lab__slug", label="Lab (slug)")
-    image = IdFilter(field_name="image_id")
-    label = django_filters.ChoiceFilter(choices=OrderClass.choices)
-    source = django_filters.ChoiceFilter(choices=AnnotationSource.choices)
-    include_replaced = BooleanFilter(
-        method="keep_all", label="Also labels replaced by a later one of the same annotator"
-    )
-
-    class Meta:
-        model = OrderLabel
-        fields = []
-
-    def filter_queryset(self, queryset):
-        """Current labels only, unless ``include_replaced=true``."""
-        queryset = super().filter_queryset(queryset)
-        return queryset if self.form.cleaned_data.get("include_replaced") else queryset.current()
-
-    def keep_all(self, queryset, name, value):
-        """Read by :meth:`filter_queryset`; filters nothing itself."""
-        return queryset
-
-
-class OrderLabelViewSet(
-    LabScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin
-):
-    """Current order labels of the user's images (``?image=<id>``); posting labels an image.
-
-    ``?include_replaced=true`` also lists labels replaced by a later one (a
-    model's frozen training set may name them).
-    """
-
-    queryset = OrderLabel.objects.select_related("annotator")
-    serializer_class = OrderLabelSerializer
-    filterset_class = OrderLabelFilter
-    ordering_fields = ["created_at"]
-    lab_source = "image"
-
-    @extend_schema(responses={201: OrderLabelSerializer, 200: OrderLabelSerializer})
-    def create(self, request) -> Response:
-        """Label an image as the requesting user: 201 for a first label, 200 for a change."""
-        serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        self.check_lab_write(serializer.validated_data)
-        data = serializer.validated_data
-        label, created = OrderLabel.record(
-            data["image"], request.user, data["label"], data.get("note", "")
-        )
-        code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-        return Response(self.get_serializer(label).data, status=code)
-
-
-class DefectMaskSerializer(serializers.ModelSerializer):
-    """A stored defect mask of an image (its four layers are PNG files)."""
-
-    annotator = UsernameField()
-    reviewer = UsernameField()
-    layer_urls = serializers.SerializerMethodField()
-
-    class Meta:
-        model = DefectMask
-        fields = [
-            "id",
-            "image",
-            "source",
-            "annotator",
-            "reviewer",
-            "reviewed_at",
-            "created_at",
-            "note",
-            "layer_urls",
-        ]
-        read_only_fields = fields
-
-    def get_layer_urls(self, mask: DefectMask) -> dict[str, str]:
-        """Defect class → the lab-scoped URL of its layer PNG (0 background, 255 defect)."""
-        request = self.context["request"]
-        return {
-            name: request.build_absolute_uri(reverse("defect-mask-layer", args=[mask.pk, name]))
-            for name in DEFECT_CLASSES
-        }
-
-
-class DefectMaskUploadSerializer(serializers.Serializer):
-    """The image, and either ``file`` (4 pages) or one file per defect class."""
-
-    image = LabScopedRelatedField(queryset=SEMImage.objects.all())
-    file = serializers.FileField(
-        required=False, help_text=f"a TIFF with 4 pages: {', '.join(DEFECT_CLASSES)}"
-    )
-    note = serializers.CharField(required=False, allow_blank=True, default="")
-
-    def get_fields(self) -> dict:
-        fields = super().get_fields()
-        for name in DEFECT_CLASSES:
-            fields[name] = serializers.FileField(required=False, help_text="one-layer PNG or TIFF")
-        return fields
-
-    def validate(self, attrs: dict) -> dict:
-        layers = [name for name in DEFECT_CLASSES if name in attrs]
-        if "file" in attrs and layers:
-            raise serializers.ValidationError("Give either file or the layer files, not both.")
-        if "file" not in attrs and len(layers) != len(DEFECT_CLASSES):
-            missing = [name for name in DEFECT_CLASSES if name not in attrs]
-            raise serializers.ValidationError(
-                f"Give file (a 4-page TIFF) or all four layer files; missing {', '.join(missing)}."
-            )
-        return attrs
-
-    def uploaded_files(self) -> list[tuple[str, bytes]]:
-        """(name, bytes) of the mask file or of the layer files in class order."""
-        data = self.validated_data
-        uploads = [data["file"]] if "file" in data else [data[name] for name in DEFECT_CLASSES]
-        return [(upload.name, upload.read()) for upload in uploads]
-
-
-class DefectMaskFilter(django_filters.FilterSet):
-    """Lab, image and source."""
-
-    lab = django_filters.CharFilter(field_name="image__lab__slug", label="Lab (slug)")
-    image = IdFilter(field_name="image_id")
-    source = django_filters.ChoiceFilter(choices=AnnotationSource.choices)
-
-    class Meta:
-        model = DefectMask
-        fields = []
-
-
-class DefectMaskViewSet(
-    LabScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin
-):
-    """Defect masks of the user's images; posting uploads one (multipart)."""
-
-    queryset = DefectMask.objects.select_related("annotator", "reviewer")
-    serializer_class = DefectMaskSerializer
-    filterset_class = DefectMaskFilter
-    ordering_fields = ["created_at"]
-    parser_classes = [MultiPartParser, FormParser]
-    lab_source = "image"
-
-    @extend_schema(
-        request={"multipart/form-data": DefectMaskUploadSerializer},
-        responses={201: DefectMaskSerializer},
-    )
-    def create(self, request) -> Response:
-        """Store a mask drawn by the requesting user; a file that does not fit is a 400."""
-        upload = DefectMaskUploadSerializer(
-            data=request.data, context=self.get_serializer_context()
-        )
-        upload.is_valid(raise_exception=True)
-        self.check_lab_write(upload.validated_data)
-        image = upload.validated_data["image"]
-        try:
-            layers = read_mask_layers(upload.uploaded_files(), mask_sizes(image))
-            mask = store_defect_mask(
-                image, layers, annotator=request.user, note=upload.validated_data["note"]
-            )
-        except (MaskFileError, MaskRejected) as error:
-            return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
-        return Response(self.get_serializer(mask).data, status=status.HTTP_201_CREATED)
-
-
-class CalibrationChangeFilter(django_filters.FilterSet):
-    """Lab and image."""
-
-    lab = django_filters.CharFilter(field_name="image__lab__slug", label="Lab (slug)")
-    image = IdFilter(field_name="image_id")
-
-    class Meta:
-        model = CalibrationChange
-        fields = []
-
-
-class CalibrationChangeViewSet(LabScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
-    """Calibration corrections of the user's images, newest first (``?image=<id>``)."""
-
-    queryset = CalibrationChange.objects.select_related("changed_by").order_by("-changed_at", "-pk")
-    serializer_class = CalibrationChangeSerializer
-    filterset_class = CalibrationChangeFilter
-    ordering_fields = ["changed_at"]

@@ -14,7 +14,8 @@ view documents its own (e.g. the exports' plain-text 400):
 Bodies are documented as JSON where the view keeps DRF's default parsers (see
 :meth:`AutoSchema.map_parsers`). Query parameters that may be sent empty are
 marked ``allowEmptyValue``: filters and pages, and every parameter of a view
-with ``query_blank_is_absent``.
+with ``query_blank_is_absent``. A view whose response is a file of rows (the
+exports) documents its FilterSet's parameters with ``documents_filters``.
 """
 
 from typing import Any
@@ -69,6 +70,12 @@ class AutoSchema(openapi.AutoSchema):
         if self.view.parser_classes == api_settings.DEFAULT_PARSER_CLASSES:
             return ["application/json"]
         return super().map_parsers()
+
+    def get_filter_backends(self) -> list:
+        """Also for a view marked ``documents_filters`` whose response is a file of rows."""
+        if getattr(self.view, "documents_filters", False):
+            return self.view.filter_backends
+        return super().get_filter_backends()
 
     def _get_filter_parameters(self) -> list[dict]:
         return _blank_allowed(super()._get_filter_parameters())

@@ -1,10 +1,10 @@
 """API of materials, samples, their synthesis steps (with extra parameters) and properties."""
 
-import django_filters
 from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
+from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
 from nanomark.api.scoping import (
@@ -14,10 +14,9 @@ from nanomark.api.scoping import (
 )
 from nanomark.api.search import SimilarSampleSerializer, SimilarSamplesQuerySerializer
 from nanomark.api.users import UsernameField
-from nanomark.idfilters import IdFilter
 from nanomark.imaging.counts import with_image_counts
 from nanomark.results.filters import AnalysedSampleFilter
-from nanomark.samples.choices import MaterialKind, SynthesisKind
+from nanomark.samples.filters import MaterialFilter, PropertyMeasurementFilter, SynthesisFilter
 from nanomark.samples.models import (
     SYNTHESIS_CONDITIONS,
     Material,
@@ -27,18 +26,6 @@ from nanomark.samples.models import (
     SynthesisParameter,
 )
 from nanomark.search.queries import NothingToSearch, similar_samples
-
-
-class MaterialFilter(django_filters.FilterSet):
-    """Lab, kind, and a name search."""
-
-    lab = django_filters.CharFilter(field_name="lab__slug", label="Lab (slug)")
-    kind = django_filters.ChoiceFilter(choices=MaterialKind.choices)
-    name = django_filters.CharFilter(lookup_expr="icontains")
-
-    class Meta:
-        model = Material
-        fields = []
 
 
 class MaterialSerializer(LabOwnedSerializer):
@@ -122,18 +109,6 @@ class SynthesisSerializer(serializers.ModelSerializer):
         )
 
 
-class SynthesisFilter(django_filters.FilterSet):
-    """Lab, sample and kind."""
-
-    lab = django_filters.CharFilter(field_name="sample__lab__slug", label="Lab (slug)")
-    sample = IdFilter(field_name="sample_id")
-    kind = django_filters.ChoiceFilter(choices=SynthesisKind.choices)
-
-    class Meta:
-        model = Synthesis
-        fields = []
-
-
 class SynthesisViewSet(LabScopedModelViewSet):
     """Synthesis steps of the user's samples, with their extra parameters."""
 
@@ -152,18 +127,6 @@ class PropertyMeasurementSerializer(serializers.ModelSerializer):
     class Meta:
         model = PropertyMeasurement
         fields = ["id", "sample", "name", "value", "unit", "method", "measured_on", "notes"]
-
-
-class PropertyMeasurementFilter(django_filters.FilterSet):
-    """Lab, sample and property name."""
-
-    lab = django_filters.CharFilter(field_name="sample__lab__slug", label="Lab (slug)")
-    sample = IdFilter(field_name="sample_id")
-    name = django_filters.CharFilter(lookup_expr="iexact")
-
-    class Meta:
-        model = PropertyMeasurement
-        fields = []
 
 
 class PropertyMeasurementViewSet(LabScopedModelViewSet):
@@ -232,10 +195,16 @@ class SampleViewSet(LabScopedModelViewSet):
         parameters=[SimilarSamplesQuerySerializer],
         responses={200: SimilarSampleSerializer(many=True)},
     )
-    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
+    @action(detail=True, methods=["get"], pagination_class=None)
     def similar(self, request, pk=None) -> Response:
-        """Samples of the user's labs nearest to this one by their patch-embedding distributions."""
-        sample = self.get_object()
+        """Samples of the user's labs nearest to this one by their patch-embedding distributions.
+
+        Among the samples the sample list's filters (query parameters) select.
+        """
+        # The filters choose the candidates; this sample is looked up without them.
+        sample = get_object_or_404(self.get_queryset(), pk=pk)
+        self.check_object_permissions(request, sample)
+        candidates = self.filter_queryset(self.get_queryset())
         query = SimilarSamplesQuerySerializer(
             data=request.query_params, context={"request": request}
         )
@@ -245,7 +214,7 @@ class SampleViewSet(LabScopedModelViewSet):
                 request.user,
                 sample,
                 limit=query.validated_data["limit"],
-                filters=query.search_filters(),
+                samples=candidates,
             )
         except NothingToSearch as error:
             return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)

@@ -6,6 +6,7 @@ names the hits (file names, sample codes, thumbnail links) and turns
 """
 
 from django.urls import reverse
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
@@ -14,13 +15,12 @@ from rest_framework.response import Response
 from nanomark.api.registry import ModelVersionBriefSerializer
 from nanomark.api.scoping import LabScopedRelatedField
 from nanomark.imaging.models import SEMImage
-from nanomark.samples.choices import MaterialKind, SynthesisKind
-from nanomark.samples.models import Material, Sample
+from nanomark.samples.filters import SampleFilter
+from nanomark.samples.models import Sample
 from nanomark.search.queries import (
     NothingToSearch,
     Query,
     RankedGroup,
-    SearchFilters,
     image_query,
     region_query,
     sample_query,
@@ -29,38 +29,6 @@ from nanomark.search.queries import (
 
 #: Most hits one search may ask for.
 MAX_K = 200
-
-
-class SearchFiltersSerializer(serializers.Serializer):
-    """Material and synthesis restrictions of the hits (the sample list's filter names)."""
-
-    material = LabScopedRelatedField(queryset=Material.objects.all(), required=False)
-    material_kind = serializers.ChoiceField(MaterialKind.choices, required=False)
-    synthesis_kind = serializers.ChoiceField(SynthesisKind.choices, required=False)
-    precursor = serializers.CharField(required=False, max_length=120)
-    temperature_min = serializers.FloatField(required=False, help_text="°C, inclusive")
-    temperature_max = serializers.FloatField(required=False, help_text="°C, inclusive")
-
-    def validate(self, attrs: dict) -> dict:
-        low, high = attrs.get("temperature_min"), attrs.get("temperature_max")
-        if low is not None and high is not None and low > high:
-            raise serializers.ValidationError(
-                {"temperature_min": f"{low:g} °C is above temperature_max {high:g} °C."}
-            )
-        return attrs
-
-    def search_filters(self) -> SearchFilters:
-        """The validated restrictions as the query module takes them."""
-        data = self.validated_data
-        material = data.get("material")
-        return SearchFilters(
-            material_id=material.pk if material is not None else None,
-            material_kind=data.get("material_kind", ""),
-            synthesis_kind=data.get("synthesis_kind", ""),
-            precursor=data.get("precursor", ""),
-            temperature_c_min=data.get("temperature_min"),
-            temperature_c_max=data.get("temperature_max"),
-        )
 
 
 class RegionSerializer(serializers.Serializer):
@@ -73,12 +41,13 @@ class RegionSerializer(serializers.Serializer):
     height = serializers.IntegerField(min_value=1, help_text="px")
 
 
-class SearchRequestSerializer(SearchFiltersSerializer):
-    """One query (an image, a region of an image, or a sample), ``k`` and optional filters.
+class SearchRequestSerializer(serializers.Serializer):
+    """One query (an image, a region of an image, or a sample) and ``k``.
 
     An image query leaves out the image itself, a sample query the sample's
     images; a region query keeps the rest of its image (the same structure
-    elsewhere on it is a useful hit).
+    elsewhere on it is a useful hit). The hits' filters are query parameters
+    (the sample list's, :class:`~nanomark.samples.filters.SampleFilter`).
     """
 
     QUERIES = ("image", "region", "sample")
@@ -91,12 +60,18 @@ class SearchRequestSerializer(SearchFiltersSerializer):
     )
 
     def validate(self, attrs: dict) -> dict:
+        misplaced = sorted(set(self.initial_data) & set(SampleFilter.base_filters))
+        if misplaced:
+            raise serializers.ValidationError(
+                f"Filters are query parameters, not body fields: ?{misplaced[0]}=…"
+                f" ({', '.join(misplaced)})."
+            )
         given = [name for name in self.QUERIES if attrs.get(name) is not None]
         if len(given) != 1:
             raise serializers.ValidationError(
                 f"Give exactly one of {', '.join(self.QUERIES)} (got {len(given) or 'none'})."
             )
-        return super().validate(attrs)
+        return attrs
 
     def query(self) -> Query:
         """The request's query (vectors, embedder, what to leave out).
@@ -176,11 +151,17 @@ class SearchView(GenericAPIView):
     """``POST /api/search/``: patches, images and samples like an image, a region or a sample.
 
     Searching is reading: viewers may search. A query without embeddings is a 400.
+    The hits are of the samples the query parameters select
+    (:class:`~nanomark.samples.filters.SampleFilter`, as on the sample list).
     """
 
     serializer_class = SearchRequestSerializer
     pagination_class = None
-    filter_backends: list = []
+    queryset = Sample.objects.all()
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = SampleFilter
+    # A POST's filters are documented too (drf-spectacular shows them for lists only).
+    documents_filters = True
 
     @extend_schema(request=SearchRequestSerializer, responses={200: SearchResultSerializer})
     def post(self, request) -> Response:
@@ -190,9 +171,8 @@ class SearchView(GenericAPIView):
             search = query.query()
         except NothingToSearch as error:
             return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
-        result = search_similar(
-            request.user, search, k=query.validated_data["k"], filters=query.search_filters()
-        )
+        samples = self.filter_queryset(self.get_queryset())
+        result = search_similar(request.user, search, k=query.validated_data["k"], samples=samples)
         context = {
             "request": request,
             "filenames": dict(
@@ -218,7 +198,7 @@ class SimilarSampleSerializer(serializers.Serializer):
     distance = serializers.FloatField()
 
 
-class SimilarSamplesQuerySerializer(SearchFiltersSerializer):
-    """Query parameters of a similar-samples request: how many, and the filters."""
+class SimilarSamplesQuerySerializer(serializers.Serializer):
+    """How many similar samples a request wants (its filters are the sample list's)."""
 
     limit = serializers.IntegerField(min_value=1, max_value=100, default=10)

@@ -5,15 +5,13 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
+from nanomark.api.calibration import CalibrationChangeViewSet
 from nanomark.api.computations import MonteCarloRunViewSet, XtbCalculationViewSet
-from nanomark.api.exports import ExportView
-from nanomark.api.images import (
-    CalibrationChangeViewSet,
-    DefectMaskViewSet,
-    OrderLabelViewSet,
-    SEMImageViewSet,
-)
+from nanomark.api.exports import ImageExportView, SampleExportView
+from nanomark.api.images import SEMImageViewSet
+from nanomark.api.labels import OrderLabelViewSet
 from nanomark.api.labs import LabViewSet
+from nanomark.api.masks import DefectMaskViewSet
 from nanomark.api.notfound import api_not_found
 from nanomark.api.registry import ModelVersionViewSet
 from nanomark.api.results import AnalysisRunViewSet
@@ -43,10 +41,8 @@ router.register("xtb-calculations", XtbCalculationViewSet, basename="api-xtb-cal
 urlpatterns = [
     path("auth/token/", obtain_auth_token, name="api-token"),
     path("search/", SearchView.as_view(), name="api-search"),
-    path("export/images.<str:fmt>", ExportView.as_view(table="images"), name="api-export-images"),
-    path(
-        "export/samples.<str:fmt>", ExportView.as_view(table="samples"), name="api-export-samples"
-    ),
+    path("export/images.<str:fmt>", ImageExportView.as_view(), name="api-export-images"),
+    path("export/samples.<str:fmt>", SampleExportView.as_view(), name="api-export-samples"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     *router.urls,

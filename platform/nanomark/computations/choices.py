@@ -3,7 +3,7 @@
 from django.db import models
 
 from simulation.adsorption import AdsorptionSite
-from simulation.xtb import XtbTask
+from simulation.xtbspec import XtbTask
 
 
 class XtbTaskKind(models.TextChoices):

@@ -15,7 +15,10 @@ from nanomark.imaging.storage import save_file
 from nanomark.workers.leases import leased
 from simulation.adsorption import cluster_edge_distance_a
 from simulation.structures import atoms_from_xyz
-from simulation.xtb import MDSpec, ScanSpec, XtbError, XtbResult, XtbTask, run_xtb
+from simulation.xtb import run_xtb
+from simulation.xtbprocess import XtbError
+from simulation.xtbresults import XtbResult
+from simulation.xtbspec import MDSpec, ScanSpec, XtbTask
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,10 @@ The per-sample values are the sample export table's
 property's latest measurement) are the *properties*, and its means over the
 current analyses of the sample's images (order score, particle statistics,
 per-class defect statistics) are the *features*. A coefficient uses the
-samples that have both values; fewer than :data:`MIN_PAIRS` give NaN.
+samples that have both values; fewer than
+:data:`analysis.correlation.MIN_PAIRS` give NaN. The coefficients themselves
+are :func:`analysis.correlation.pearson` and
+:func:`analysis.correlation.correlation_matrix`.
 """
 
 import math
@@ -14,68 +17,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from nanomark.accounts.models import Lab
-from nanomark.exports.rows import AGGREGATE_COLUMNS, ExportFilter, sample_table
+from nanomark.exports.columns import AGGREGATE_COLUMNS
+from nanomark.exports.rows import sample_table
+from nanomark.samples.models import Sample
 
-#: Fewest samples with both values for a coefficient (two points always give r = ±1).
-MIN_PAIRS = 3
 #: Prefix of the sample table's property columns.
 PROPERTY_PREFIX = "prop:"
 #: Feature columns of the sample table: per-sample means of the current analyses.
 FEATURE_COLUMNS = tuple(
     column.name for column in AGGREGATE_COLUMNS if column.name.endswith("_mean")
 )
-
-
-def pearson(x: np.ndarray, y: np.ndarray) -> tuple[float, int]:
-    """Pearson's r of the pairs where both values are finite.
-
-    Args:
-        x: (S,) float, NaN where missing.
-        y: (S,) float, NaN where missing.
-
-    Returns:
-        (r in -1..1, n pairs used); r is NaN when n < :data:`MIN_PAIRS` or
-        either variable is constant over those pairs.
-
-    Example:
-        >>> pearson(np.array([1.0, 2.0, 3.0, np.nan]), np.array([2.0, 4.0, 6.5, 1.0]))[1]
-        3
-    """
-    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    if x.shape != y.shape or x.ndim != 1:
-        raise ValueError(f"expected two (S,) arrays of the same length, got {x.shape}, {y.shape}")
-    both = np.isfinite(x) & np.isfinite(y)
-    n = int(both.sum())
-    if n < MIN_PAIRS:
-        return math.nan, n
-    dx, dy = x[both] - x[both].mean(), y[both] - y[both].mean()
-    norm = math.sqrt(float(dx @ dx) * float(dy @ dy))
-    if norm == 0:
-        return math.nan, n
-    return float(np.clip(dx @ dy / norm, -1.0, 1.0)), n
-
-
-def correlation_matrix(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pairwise-complete Pearson r between the columns of ``values``.
-
-    Args:
-        values: (S, V) float, one row per sample, NaN where missing.
-
-    Returns:
-        (V, V) float64 r (symmetric; NaN as in :func:`pearson`) and (V, V) int64
-        number of samples with both values (the diagonal counts each column's values).
-    """
-    values = np.asarray(values, dtype=np.float64)
-    if values.ndim != 2:
-        raise ValueError(f"expected an (S, V) array, got shape {values.shape}")
-    count = values.shape[1]
-    r = np.full((count, count), math.nan)
-    n = np.zeros((count, count), dtype=np.int64)
-    for i in range(count):
-        for j in range(i, count):
-            r[i, j], n[i, j] = pearson(values[:, i], values[:, j])
-            r[j, i], n[j, i] = r[i, j], n[i, j]
-    return r, n
 
 
 # Name parts of feature columns written as a reader expects them.
@@ -143,7 +94,7 @@ def sample_values(user, lab: Lab) -> SampleValues:
 
     Reads the sample export table of the lab (a constant number of queries).
     """
-    table = sample_table(user, ExportFilter(lab=lab.slug))
+    table = sample_table(user, Sample.objects.filter(lab=lab))
     names = [column.name for column in table.columns]
     properties = [name for name in names if name.startswith(PROPERTY_PREFIX)]
     wanted = [names.index(name) for name in (*properties, *FEATURE_COLUMNS)]

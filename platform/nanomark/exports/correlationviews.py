@@ -2,30 +2,24 @@
 
 A scatter of the chosen pair with Pearson's r and n, the correlation matrix
 of every property and feature with enough values, and the per-sample table.
-The numbers come from :mod:`nanomark.exports.correlation`; an unknown choice
-is a message on the page (400), never an error page.
+The values come from :mod:`nanomark.exports.correlation`, the coefficients
+from :mod:`analysis.correlation`; an unknown choice is a message on the page
+(400), never an error page.
 """
 
 import math
 
 import numpy as np
-import plotly.graph_objects as go
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from analysis.correlation import MIN_PAIRS, correlation_matrix, pearson
 from nanomark.accounts.labcontext import current_lab
-from nanomark.exports.correlation import (
-    MIN_PAIRS,
-    SampleValues,
-    correlation_matrix,
-    label,
-    pearson,
-    sample_values,
-)
-from nanomark.plots import figure_html
+from nanomark.exports.correlation import SampleValues, label, sample_values
+from nanomark.exports.figures import correlation_heatmap, property_scatter
 
 #: The feature shown first: the paper's degree of order.
 DEFAULT_FEATURE = "order_score_mean"
@@ -33,56 +27,6 @@ DEFAULT_FEATURE = "order_score_mean"
 TABLE_FEATURES = (DEFAULT_FEATURE, "particle_density_per_um2_mean", "particle_clark_evans_r_mean")
 #: Samples per page of the per-sample table.
 TABLE_PAGE_SIZE = 50
-#: Largest matrix whose cells are annotated with their r (larger ones show it on hover).
-ANNOTATED_MATRIX_SIZE = 12
-
-
-def _scatter(data: SampleValues, x: np.ndarray, y: np.ndarray, feature: str, prop: str) -> str:
-    both = np.isfinite(x) & np.isfinite(y)
-    codes = [code for code, keep in zip(data.sample_codes, both, strict=True) if keep]
-    figure = go.Figure(
-        go.Scatter(
-            x=x[both],
-            y=y[both],
-            mode="markers",
-            text=codes,
-            hovertemplate="%{text}<br>%{x:.4g}, %{y:.4g}<extra></extra>",
-            marker={"color": "#2e86de", "size": 9},
-        )
-    )
-    figure.update_layout(
-        xaxis_title=label(feature),
-        yaxis_title=label(prop),
-        margin={"l": 60, "r": 10, "t": 10, "b": 50},
-        height=420,
-    )
-    return figure_html(figure)
-
-
-def _heatmap(names: list[str], r: np.ndarray, n: np.ndarray) -> str:
-    labels = [label(name) for name in names]
-    heatmap = go.Heatmap(
-        z=np.where(np.isfinite(r), r, None),
-        x=labels,
-        y=labels,
-        customdata=n,
-        zmin=-1,
-        zmax=1,
-        colorscale="RdBu",
-        reversescale=True,
-        colorbar={"title": "r"},
-        hovertemplate="%{y}<br>vs %{x}<br>r = %{z:.2f}, n = %{customdata}<extra></extra>",
-    )
-    if len(names) <= ANNOTATED_MATRIX_SIZE:
-        heatmap.update(texttemplate="%{z:.2f}<br>n=%{customdata}", textfont={"size": 10})
-    figure = go.Figure(heatmap)
-    side = max(420, 40 * len(names) + 200)
-    figure.update_layout(
-        yaxis={"autorange": "reversed"},
-        margin={"l": 10, "r": 10, "t": 10, "b": 10},
-        height=side,
-    )
-    return figure_html(figure)
 
 
 def _matrix(data: SampleValues) -> str:
@@ -92,7 +36,7 @@ def _matrix(data: SampleValues) -> str:
     if len(names) < 2:
         return ""
     r, n = correlation_matrix(data.values[:, keep])
-    return _heatmap(names, r, n)
+    return correlation_heatmap(names, r, n)
 
 
 def _table(request: HttpRequest, data: SampleValues, feature: str) -> dict:
@@ -149,6 +93,6 @@ def correlation(request: HttpRequest) -> HttpResponse:
                 r=None if math.isnan(r) else r,
                 n=n,
                 pair_label=f"{label(prop)} vs {label(feature)}",
-                scatter_plot=_scatter(data, x, y, feature, prop),
+                scatter_plot=property_scatter(data, x, y, feature, prop),
             )
     return render(request, "exports/correlation.html", context, status=status)

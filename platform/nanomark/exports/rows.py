@@ -16,29 +16,41 @@ defect statistics joined per class; syntheses; synthesis parameters;
 properties), all ordered by the same key (sample id, then image id), are read
 with ``.iterator(chunk_size)`` and merged in that key order (a merge join in
 Python). Either table takes 7 queries whatever the number of rows. Every
-query is restricted to the requesting user's labs.
+query is restricted to the requesting user's labs. The columns and the
+fields they are read from are :mod:`nanomark.exports.columns`.
 """
 
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
 from operator import itemgetter
 from typing import Any
 
-from django.core.exceptions import ValidationError
-from django.db.models import Count, F, FilteredRelation, Q, QuerySet
-from django.http import QueryDict
-from django.utils import timezone
+from django.db.models import F, FilteredRelation, Q, QuerySet
 
 from analysis.defects import DEFECT_CLASSES
-from nanomark.idfilters import MAX_ID, parse_id
+from nanomark.exports.columns import (
+    AGGREGATE_COLUMNS,
+    ANALYSIS_COLUMNS,
+    DEFECT_COLUMNS,
+    DEFECT_FIELDS,
+    IMAGE_COLUMNS,
+    IMAGE_FIELDS,
+    IMAGE_KEY,
+    NO_SYNTHESIS,
+    RUN_FIELDS,
+    SAMPLE_COLUMNS,
+    SAMPLE_FIELDS,
+    SCORE_INDEX,
+    SYNTHESIS_COLUMNS,
+    SYNTHESIS_FIELDS,
+    Column,
+    Table,
+)
+from nanomark.imaging.counts import with_image_counts
 from nanomark.imaging.models import SEMImage
-from nanomark.nulchars import MESSAGE, NUL
 from nanomark.results.current import current_analysis_runs
 from nanomark.results.models import AnalysisRun
 from nanomark.samples.models import (
-    SYNTHESIS_CONDITIONS,
     PropertyMeasurement,
     Sample,
     Synthesis,
@@ -47,270 +59,6 @@ from nanomark.samples.models import (
 
 #: Rows fetched from the database per round trip of each streamed query.
 CHUNK_SIZE = 2000
-
-#: Value types of export columns; writers map them to their own types.
-COLUMN_TYPES = ("int", "float", "str", "datetime", "date")
-
-
-@dataclass(frozen=True)
-class Column:
-    """One export column: its name and value type (one of :data:`COLUMN_TYPES`)."""
-
-    name: str
-    type: str
-
-    def __post_init__(self) -> None:
-        if self.type not in COLUMN_TYPES:
-            raise ValueError(
-                f"unknown column type {self.type!r}; expected one of {', '.join(COLUMN_TYPES)}"
-            )
-
-
-@dataclass
-class Table:
-    """A tidy table: its columns, known before streaming, and a one-pass iterator of rows.
-
-    Each row is a tuple of values in ``columns`` order; None is a missing value.
-    """
-
-    name: str
-    columns: tuple[Column, ...]
-    rows: Iterator[tuple] = field(repr=False)
-
-
-def _columns(*pairs: tuple[str, str]) -> tuple[Column, ...]:
-    return tuple(Column(name, kind) for name, kind in pairs)
-
-
-IMAGE_COLUMNS = _columns(
-    ("lab", "str"),
-    ("sample_id", "int"),
-    ("sample_code", "str"),
-    ("material", "str"),
-    ("material_kind", "str"),
-    ("image_id", "int"),
-    ("filename", "str"),
-    ("pixel_size_nm", "float"),
-    ("acquired_at", "datetime"),
-)
-_IMAGE_FIELDS = (
-    "lab__slug",
-    "sample_id",
-    "sample__code",
-    "sample__material__name",
-    "sample__material__kind",
-    "pk",
-    "original_filename",
-    "pixel_size_nm",
-    "acquired_at",
-)
-_IMAGE_KEY = itemgetter(1, 5)
-
-SAMPLE_COLUMNS = _columns(
-    ("lab", "str"),
-    ("sample_id", "int"),
-    ("sample_code", "str"),
-    ("material", "str"),
-    ("material_kind", "str"),
-    ("parent_sample_id", "int"),
-    ("created_at", "datetime"),
-    ("image_count", "int"),
-)
-_SAMPLE_FIELDS = (
-    "lab__slug",
-    "pk",
-    "code",
-    "material__name",
-    "material__kind",
-    "parent_id",
-    "created_at",
-)
-
-#: The current analysis of an image: run, model versions, order score, particles, defects.
-ANALYSIS_COLUMNS = _columns(
-    ("analysis_run_id", "int"),
-    ("classifier", "str"),
-    ("classifier_id", "int"),
-    ("segmenter", "str"),
-    ("segmenter_id", "int"),
-    ("embedder", "str"),
-    ("embedder_id", "int"),
-    ("order_score", "float"),
-    ("particle_count", "int"),
-    ("particle_density_per_um2", "float"),
-    ("particle_mean_diameter_nm", "float"),
-    ("particle_mean_nearest_neighbour_nm", "float"),
-    ("particle_clark_evans_r", "float"),
-)
-_RUN_FIELDS = (
-    "image__sample_id",
-    "image_id",
-    "pk",
-    "classifier__name",
-    "classifier_id",
-    "segmenter__name",
-    "segmenter_id",
-    "embedder__name",
-    "embedder_id",
-    "order_score__score",
-    "particles__count",
-    "particles__density_per_um2",
-    "particles__mean_diameter_nm",
-    "particles__mean_nearest_neighbour_nm",
-    "particles__clark_evans_r",
-)
-_DEFECT_STATS = (
-    ("area_fraction", "float"),
-    ("skeleton_length_nm", "float"),
-    ("segment_count", "int"),
-    ("branch_point_count", "int"),
-    ("cluster_count", "int"),
-    ("density_per_um2", "float"),
-)
-#: Per-class defect statistics of the current analysis, e.g. ``grain_boundary_area_fraction``.
-DEFECT_COLUMNS = tuple(
-    Column(f"{defect_class}_{stat}", kind)
-    for defect_class in DEFECT_CLASSES
-    for stat, kind in _DEFECT_STATS
-)
-# Read through the per-class joins of _defect_joins().
-_DEFECT_FIELDS = tuple(
-    f"stats_{defect_class}__{stat}" for defect_class in DEFECT_CLASSES for stat, _ in _DEFECT_STATS
-)
-
-#: The sample's latest synthesis step; ``synthesis_count`` counts all of its steps.
-# Column types of the model fields the exports read.
-_FIELD_TYPES = {"CharField": "str", "FloatField": "float", "DateField": "date"}
-SYNTHESIS_COLUMNS = _columns(
-    ("synthesis_count", "int"),
-    ("synthesis_kind", "str"),
-    *(
-        (f"synthesis_{name}", _FIELD_TYPES[Synthesis._meta.get_field(name).get_internal_type()])
-        for name in SYNTHESIS_CONDITIONS
-    ),
-)
-_SYNTHESIS_FIELDS = ("sample_id", "pk", "kind", *SYNTHESIS_CONDITIONS)
-_NO_SYNTHESIS = (0,) + (None,) * (len(SYNTHESIS_COLUMNS) - 1)
-
-# Where the order score sits in ANALYSIS_COLUMNS: a sample row averages it and all after it.
-_SCORE_INDEX = 7
-#: Aggregates of a sample's current analyses (std is the sample standard deviation, n - 1).
-AGGREGATE_COLUMNS = _columns(
-    ("analysed_image_count", "int"),
-    ("order_score_mean", "float"),
-    ("order_score_std", "float"),
-    ("order_score_min", "float"),
-    ("order_score_max", "float"),
-) + tuple(
-    Column(f"{column.name}_mean", "float")
-    for column in (*ANALYSIS_COLUMNS[_SCORE_INDEX + 1 :], *DEFECT_COLUMNS)
-)
-
-
-@dataclass(frozen=True)
-class ExportFilter:
-    """Optional filters of an export, on top of the user's labs.
-
-    ``lab`` is a lab slug, ``material`` a material name, ``sample_ids`` sample
-    primary keys. The inclusive date range ``date_from`` .. ``date_to`` (in the
-    site's time zone) selects images by ``acquired_at`` (images of unknown
-    acquisition time are left out once a range is given) and samples by
-    ``created_at``.
-    """
-
-    lab: str | None = None
-    material: str | None = None
-    sample_ids: tuple[int, ...] = ()
-    date_from: date | None = None
-    date_to: date | None = None
-
-    #: Query parameters read by :meth:`from_query`.
-    PARAMETERS = ("lab", "material", "sample", "date_from", "date_to")
-
-    def __post_init__(self) -> None:
-        if self.date_from and self.date_to and self.date_from > self.date_to:
-            raise ValueError(f"date_from {self.date_from} is after date_to {self.date_to}")
-
-    @classmethod
-    def from_query(cls, query: QueryDict) -> "ExportFilter":
-        """Read filters from query parameters (a QueryDict, e.g. ``request.GET``).
-
-        ``sample`` may repeat or list ids separated by commas; dates are
-        YYYY-MM-DD. Raises ValueError naming the parameter for an unknown
-        parameter, a repeated single-valued one, or a malformed value.
-        """
-        unknown = sorted(set(query) - set(cls.PARAMETERS))
-        if unknown:
-            raise ValueError(
-                f"unknown filter {', '.join(unknown)}; expected {', '.join(cls.PARAMETERS)}"
-            )
-
-        def single(name: str) -> str | None:
-            values = [value for value in query.getlist(name) if value]
-            if len(values) > 1:
-                raise ValueError(f"filter {name} given {len(values)} times; give it once")
-            if values and NUL in values[0]:
-                raise ValueError(f"filter {name}: {MESSAGE}")
-            return values[0] if values else None
-
-        def day(name: str) -> date | None:
-            text = single(name)
-            try:
-                return date.fromisoformat(text) if text else None
-            except ValueError:
-                raise ValueError(f"{name}={text!r} is not a date (YYYY-MM-DD)") from None
-
-        ids = [part.strip() for value in query.getlist("sample") for part in value.split(",")]
-        ids = [part for part in ids if part]
-        sample_ids = set()
-        for part in ids:
-            try:
-                sample_ids.add(parse_id(part))
-            except ValidationError:
-                raise ValueError(
-                    f"sample={part!r} is not a sample id (a whole number 1 to {MAX_ID})"
-                ) from None
-        return cls(
-            lab=single("lab"),
-            material=single("material"),
-            sample_ids=tuple(sorted(sample_ids)),
-            date_from=day("date_from"),
-            date_to=day("date_to"),
-        )
-
-    def for_sample_conditions(self, to_sample: str = "") -> dict[str, Any]:
-        """Lookups on lab, material and sample ids (no dates), from a model at ``to_sample``."""
-        lookups: dict[str, Any] = {}
-        if self.lab:
-            lookups[f"{to_sample}lab__slug"] = self.lab
-        if self.material:
-            lookups[f"{to_sample}material__name"] = self.material
-        if self.sample_ids:
-            lookups[f"{to_sample}pk__in"] = self.sample_ids
-        return lookups
-
-    def _date_lookups(self, field_path: str) -> dict[str, Any]:
-        # Bounds as datetimes (not __date) so the comparison can use an index.
-        lookups: dict[str, Any] = {}
-        if self.date_from:
-            lookups[f"{field_path}__gte"] = _day_start(self.date_from)
-        if self.date_to:
-            lookups[f"{field_path}__lt"] = _day_start(self.date_to + timedelta(days=1))
-        return lookups
-
-    def for_samples(self, to_sample: str = "") -> dict[str, Any]:
-        """Lookups that select the samples of a sample export, from a model at ``to_sample``."""
-        return self.for_sample_conditions(to_sample) | self._date_lookups(f"{to_sample}created_at")
-
-    def for_images(self, to_image: str = "") -> dict[str, Any]:
-        """Lookups that select the images of an image export, from a model at ``to_image``."""
-        return self.for_sample_conditions(f"{to_image}sample__") | self._date_lookups(
-            f"{to_image}acquired_at"
-        )
-
-
-def _day_start(day: date) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 class _OrderedGroups:
@@ -352,13 +100,13 @@ def _named_columns(queryset: QuerySet, prefix: str) -> dict[tuple[str, str], Col
 class _SampleConditions:
     """Synthesis, parameter and property columns of samples, streamed in sample-id order."""
 
-    def __init__(self, user, lookups: Callable[[str], dict[str, Any]]) -> None:
-        """``lookups(path to sample)`` selects the samples; reads the named columns (2 queries)."""
-        self._syntheses = Synthesis.objects.restrict(user).filter(**lookups("sample__"))
+    def __init__(self, user, samples: QuerySet) -> None:
+        """``samples`` (a query of sample ids) selects them; reads the named columns (2 queries)."""
+        self._syntheses = Synthesis.objects.restrict(user).filter(sample__in=samples)
         self._parameters = SynthesisParameter.objects.restrict(user).filter(
-            **lookups("synthesis__sample__")
+            synthesis__sample__in=samples
         )
-        self._properties = PropertyMeasurement.objects.restrict(user).filter(**lookups("sample__"))
+        self._properties = PropertyMeasurement.objects.restrict(user).filter(sample__in=samples)
         self._parameter_columns = _named_columns(self._parameters, "param")
         self._property_columns = _named_columns(self._properties, "prop")
         self.columns = (
@@ -372,7 +120,7 @@ class _SampleConditions:
         syntheses = _OrderedGroups(
             _stream(
                 self._syntheses,
-                _SYNTHESIS_FIELDS,
+                SYNTHESIS_FIELDS,
                 ["sample_id", F("performed_on").asc(nulls_first=True), "pk"],
             ),
             itemgetter(0),
@@ -406,7 +154,7 @@ class _SampleConditions:
                     if synthesis_id == latest[1]:
                         named[parameter_index[name, unit]] = value
             else:
-                synthesis = _NO_SYNTHESIS
+                synthesis = NO_SYNTHESIS
             offset = len(parameter_index)
             # Ordered oldest first, so the latest measurement of each name wins.
             for _, name, unit, value in properties.take(sample_id):
@@ -429,46 +177,46 @@ def _defect_joins() -> dict[str, FilteredRelation]:
     }
 
 
-def _analyses(user, lookups: dict[str, Any]) -> Iterator[tuple]:
+def _analyses(user, **images: QuerySet) -> Iterator[tuple]:
     """(sample id, image id, *ANALYSIS_COLUMNS, *DEFECT_COLUMNS) of current analyses, in order.
 
-    ``lookups`` select the images (from AnalysisRun). One query: the defect
-    statistics are joined once per class.
+    ``images`` is one lookup from AnalysisRun to a query of ids that selects the
+    images (``image__in=...`` or ``image__sample__in=...``). One query: the
+    defect statistics are joined once per class.
     """
-    runs = AnalysisRun.objects.restrict(user).filter(**lookups).annotate(**_defect_joins())
+    runs = AnalysisRun.objects.restrict(user).filter(**images).annotate(**_defect_joins())
     return _stream(
         current_analysis_runs(runs),
-        (*_RUN_FIELDS, *_DEFECT_FIELDS),
+        (*RUN_FIELDS, *DEFECT_FIELDS),
         ["image__sample_id", "image_id"],
     )
 
 
-def image_table(user, filters: ExportFilter | None = None) -> Table:
-    """One row per image of ``user``'s labs: image, current analysis, sample conditions.
+def image_table(user, images: QuerySet | None = None) -> Table:
+    """One row per image of ``images`` in ``user``'s labs: image, current analysis, conditions.
 
-    Columns: :data:`IMAGE_COLUMNS`, :data:`ANALYSIS_COLUMNS`, :data:`DEFECT_COLUMNS`,
-    :data:`SYNTHESIS_COLUMNS`, then ``param:`` and ``prop:`` columns. Images
+    ``images`` is a query of SEMImage (e.g. :class:`~nanomark.exports.filters.ImageExportFilter`'s
+    ``qs``), all images without it. Columns: :data:`IMAGE_COLUMNS`,
+    :data:`ANALYSIS_COLUMNS`, :data:`DEFECT_COLUMNS`, :data:`SYNTHESIS_COLUMNS`,
+    then the ``param:`` and ``prop:`` columns of those images' samples. Images
     without a succeeded analysis have empty analysis columns. Reads the column
     set now (2 queries); the rows stream with 5 more queries when iterated.
     """
-    filters = filters or ExportFilter()
-    conditions = _SampleConditions(user, filters.for_sample_conditions)
+    chosen = (SEMImage.objects.all() if images is None else images).restrict(user)
+    ids = chosen.values("pk")
+    conditions = _SampleConditions(user, chosen.values("sample_id"))
     columns = (*IMAGE_COLUMNS, *ANALYSIS_COLUMNS, *DEFECT_COLUMNS, *conditions.columns)
     no_analysis = (None,) * (len(ANALYSIS_COLUMNS) + len(DEFECT_COLUMNS))
 
     def rows() -> Iterator[tuple]:
-        images = _stream(
-            SEMImage.objects.restrict(user).filter(**filters.for_images()),
-            _IMAGE_FIELDS,
-            ["sample_id", "pk"],
-        )
-        analyses = _OrderedGroups(_analyses(user, filters.for_images("image__")), itemgetter(0, 1))
+        images = _stream(chosen, IMAGE_FIELDS, ["sample_id", "pk"])
+        analyses = _OrderedGroups(_analyses(user, image__in=ids), itemgetter(0, 1))
         sample_conditions = conditions.open()
         sample_id, sample_values = None, ()
         for image in images:
             if image[1] != sample_id:
                 sample_id, sample_values = image[1], sample_conditions(image[1])
-            analysis = analyses.take(_IMAGE_KEY(image))
+            analysis = analyses.take(IMAGE_KEY(image))
             yield image + (analysis[0][2:] if analysis else no_analysis) + sample_values
 
     return Table("images", columns, rows())
@@ -476,7 +224,7 @@ def image_table(user, filters: ExportFilter | None = None) -> Table:
 
 def _aggregate(analyses: list[tuple]) -> tuple:
     """:data:`AGGREGATE_COLUMNS` of one sample's current analyses (rows of :func:`_analyses`)."""
-    first = 2 + _SCORE_INDEX
+    first = 2 + SCORE_INDEX
     if len(analyses) == 1:  # the common case; the mean of one value is that value
         values = analyses[0][first:]
         score = values[0]
@@ -496,30 +244,29 @@ def _aggregate(analyses: list[tuple]) -> tuple:
     return (len(analyses), means[0], spread, *extremes, *means[1:])
 
 
-def sample_table(user, filters: ExportFilter | None = None) -> Table:
-    """One row per sample of ``user``'s labs: sample, image aggregates, conditions.
+def sample_table(user, samples: QuerySet | None = None) -> Table:
+    """One row per sample of ``samples`` in ``user``'s labs: sample, image aggregates, conditions.
 
-    Columns: :data:`SAMPLE_COLUMNS`, :data:`AGGREGATE_COLUMNS` (over the current
-    analyses of all the sample's images), :data:`SYNTHESIS_COLUMNS`, then
-    ``param:`` and ``prop:`` columns. Reads the column set now (2 queries); the
-    rows stream with 5 more queries when iterated.
+    ``samples`` is a query of Sample (e.g. :class:`~nanomark.exports.filters.SampleExportFilter`'s
+    ``qs``), all samples without it. Columns: :data:`SAMPLE_COLUMNS`,
+    :data:`AGGREGATE_COLUMNS` (over the current analyses of all the sample's
+    images), :data:`SYNTHESIS_COLUMNS`, then ``param:`` and ``prop:`` columns.
+    Reads the column set now (2 queries); the rows stream with 5 more queries
+    when iterated.
     """
-    filters = filters or ExportFilter()
-    conditions = _SampleConditions(user, filters.for_samples)
+    chosen = (Sample.objects.all() if samples is None else samples).restrict(user)
+    ids = chosen.values("pk")
+    conditions = _SampleConditions(user, ids)
     columns = (*SAMPLE_COLUMNS, *AGGREGATE_COLUMNS, *conditions.columns)
 
     def rows() -> Iterator[tuple]:
         samples = (
-            Sample.objects.restrict(user)
-            .filter(**filters.for_samples())
-            .values_list(*_SAMPLE_FIELDS)
-            .annotate(image_count=Count("images"))
+            with_image_counts(chosen)
+            .values_list(*SAMPLE_FIELDS, "image_count")
             .order_by("pk")
             .iterator(chunk_size=CHUNK_SIZE)
         )
-        analyses = _OrderedGroups(
-            _analyses(user, filters.for_samples("image__sample__")), itemgetter(0)
-        )
+        analyses = _OrderedGroups(_analyses(user, image__sample__in=ids), itemgetter(0))
         sample_conditions = conditions.open()
         for sample in samples:
             yield sample + _aggregate(analyses.take(sample[1])) + sample_conditions(sample[1])

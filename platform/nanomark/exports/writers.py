@@ -21,7 +21,7 @@ from itertools import islice
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from nanomark.exports.rows import Table
+from nanomark.exports.columns import Table
 
 #: Rows per yielded chunk (and per Parquet row group).
 BATCH_ROWS = 2000

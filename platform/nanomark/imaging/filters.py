@@ -1,11 +1,12 @@
-"""Filters of image lists, shared by the web UI and the REST API (django-filter)."""
+"""Filters of image lists, shared by the web UI and the REST API, and of the API's lists of
+order labels, defect masks and calibration changes (django-filter)."""
 
 import django_filters
 
 from nanomark.booleanfilters import BooleanFilter
 from nanomark.idfilters import IdFilter
-from nanomark.imaging.choices import OrderClass
-from nanomark.imaging.models import OrderLabel, SEMImage
+from nanomark.imaging.choices import AnnotationSource, OrderClass
+from nanomark.imaging.models import CalibrationChange, DefectMask, OrderLabel, SEMImage
 from nanomark.runs import RunStatus
 
 
@@ -42,3 +43,51 @@ class SEMImageFilter(django_filters.FilterSet):
         """Images with a current (not replaced) label of class ``value``."""
         labelled = OrderLabel.objects.current().filter(label=value).values("image_id")
         return queryset.filter(pk__in=labelled)
+
+
+class OrderLabelFilter(django_filters.FilterSet):
+    """Lab, image, label and source."""
+
+    lab = django_filters.CharFilter(field_name="image__lab__slug", label="Lab (slug)")
+    image = IdFilter(field_name="image_id")
+    label = django_filters.ChoiceFilter(choices=OrderClass.choices)
+    source = django_filters.ChoiceFilter(choices=AnnotationSource.choices)
+    include_replaced = BooleanFilter(
+        method="keep_all", label="Also labels replaced by a later one of the same annotator"
+    )
+
+    class Meta:
+        model = OrderLabel
+        fields = []
+
+    def filter_queryset(self, queryset):
+        """Current labels only, unless ``include_replaced=true``."""
+        queryset = super().filter_queryset(queryset)
+        return queryset if self.form.cleaned_data.get("include_replaced") else queryset.current()
+
+    def keep_all(self, queryset, name, value):
+        """Read by :meth:`filter_queryset`; filters nothing itself."""
+        return queryset
+
+
+class DefectMaskFilter(django_filters.FilterSet):
+    """Lab, image and source."""
+
+    lab = django_filters.CharFilter(field_name="image__lab__slug", label="Lab (slug)")
+    image = IdFilter(field_name="image_id")
+    source = django_filters.ChoiceFilter(choices=AnnotationSource.choices)
+
+    class Meta:
+        model = DefectMask
+        fields = []
+
+
+class CalibrationChangeFilter(django_filters.FilterSet):
+    """Lab and image."""
+
+    lab = django_filters.CharFilter(field_name="image__lab__slug", label="Lab (slug)")
+    image = IdFilter(field_name="image_id")
+
+    class Meta:
+        model = CalibrationChange
+        fields = []

@@ -17,7 +17,7 @@ from django.views.generic import DetailView
 from nanomark.accounts.labcontext import can_write, current_lab, require_write, user_labs
 from nanomark.accounts.models import Lab
 from nanomark.pagesections import render_sections
-from nanomark.samples import csvimport
+from nanomark.samples import csvimport, csvrows, csvsaving, csvtemplate
 from nanomark.samples.choices import MaterialKind
 from nanomark.samples.forms import CSVUploadForm, SampleForms
 from nanomark.samples.models import Sample
@@ -80,7 +80,7 @@ def sample_import(request: HttpRequest) -> HttpResponse:
         upload = form.cleaned_data["file"]
         data = upload.read()
         try:
-            csvimport.read_csv(data)
+            csvrows.read_csv(data)
         except csvimport.CSVImportError as error:
             form.add_error("file", str(error))
         else:
@@ -105,7 +105,7 @@ def _pending_import(request: HttpRequest) -> tuple[dict | None, Lab | None]:
 
 
 def _preview_page(request, pending, lab, error="", status=200) -> HttpResponse:
-    preview = csvimport.prepare_import(pending["csv"].encode(), lab)
+    preview = csvsaving.prepare_import(pending["csv"].encode(), lab)
     context = {"preview": preview, "pending": pending, "lab": lab, "error": error}
     return render(request, "samples/sample_import_preview.html", context, status=status)
 
@@ -134,7 +134,7 @@ def sample_import_confirm(request: HttpRequest) -> HttpResponse:
         lab = _writable_current_lab(request)
         return _import_page(request, lab, CSVUploadForm(), error=error, status=409)
     try:
-        samples = csvimport.save_import(pending["csv"].encode(), lab, request.user)
+        samples = csvsaving.save_import(pending["csv"].encode(), lab, request.user)
     except csvimport.CSVImportError as error:
         return _preview_page(request, pending, lab, error=str(error), status=409)
     del request.session[IMPORT_SESSION_KEY]
@@ -148,7 +148,7 @@ def sample_import_confirm(request: HttpRequest) -> HttpResponse:
 @login_required
 def sample_import_template(request: HttpRequest) -> HttpResponse:
     """An example CSV with every column, to fill in."""
-    response = HttpResponse(csvimport.template_csv(), content_type="text/csv; charset=utf-8")
+    response = HttpResponse(csvtemplate.template_csv(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="nanomark-samples.csv"'
     return response
 

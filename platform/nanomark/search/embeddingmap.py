@@ -1,6 +1,6 @@
 """The embedding map (the paper's Fig. 8): patch embeddings on their first two principal axes.
 
-:func:`principal_components` is the maths (numpy only, no database).
+The projection is :func:`analysis.projection.principal_components`.
 :func:`embedding_map` reads the current embeddings of one embedder version in
 one lab (each image's latest succeeded run with that embedder), draws a random
 subset with a fixed seed when there are more than :data:`MAX_POINTS`, and
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from analysis.projection import Projection, principal_components
 from nanomark.accounts.models import Lab
 from nanomark.imaging.models import OrderLabel, SEMImage
 from nanomark.registry.models import ModelVersion
@@ -27,64 +28,6 @@ SUBSET_SEED = 0
 UNLABELLED = "unlabelled"
 # Primary keys per IN (...) query: below SQLite's historical limit of 999 variables.
 _ID_CHUNK = 900
-
-
-@dataclass(frozen=True)
-class Projection:
-    """Points on their principal axes.
-
-    Attributes:
-        coordinates: (N, k) float64 coordinates along the first k principal axes, in the
-            vectors' own units, centred on their mean.
-        explained_variance_ratio: (k,) float64 share of the total variance along each
-            axis, 0..1, in decreasing order (all 0 when every vector is the same).
-    """
-
-    coordinates: np.ndarray
-    explained_variance_ratio: np.ndarray
-
-
-def principal_components(vectors: np.ndarray, n_components: int = 2) -> Projection:
-    """Project vectors on their first ``n_components`` principal axes (PCA).
-
-    Each axis is oriented so that its largest-magnitude loading is positive, so
-    the same data always gives the same picture (an eigenvector's sign is arbitrary).
-
-    Args:
-        vectors: (N, d) float, N >= ``n_components``, d >= ``n_components``.
-        n_components: axes kept, >= 1.
-
-    Returns:
-        :class:`Projection` with (N, n_components) coordinates.
-
-    Example:
-        >>> points = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]])
-        >>> principal_components(points, 1).coordinates.ravel().round(2).tolist()
-        [-1.41, 0.0, 1.41]
-    """
-    data = np.asarray(vectors, dtype=np.float64)
-    if data.ndim != 2:
-        raise ValueError(f"expected an (N, d) array of vectors, got shape {data.shape}")
-    if n_components < 1:
-        raise ValueError(f"n_components must be at least 1, got {n_components}")
-    if min(data.shape) < n_components:
-        raise ValueError(
-            f"{n_components} principal components need at least {n_components} vectors "
-            f"of at least {n_components} dimensions, got shape {data.shape}"
-        )
-    if not np.all(np.isfinite(data)):
-        raise ValueError("vectors contain NaN or infinite values")
-    centred = data - data.mean(axis=0)
-    # Eigenvectors of the (d, d) scatter matrix: for N >> d several times faster than an SVD.
-    variance, vectors_by_column = np.linalg.eigh(centred.T @ centred)
-    order = np.argsort(variance)[::-1][:n_components]
-    axes = vectors_by_column[:, order].T
-    signs = np.sign(axes[np.arange(n_components), np.abs(axes).argmax(axis=1)])
-    axes = axes * np.where(signs == 0, 1.0, signs)[:, None]
-    variance = np.clip(variance, 0.0, None)
-    total = variance.sum()
-    ratio = variance[order] / total if total > 0 else np.zeros(n_components)
-    return Projection(centred @ axes.T, ratio)
 
 
 @dataclass(frozen=True)

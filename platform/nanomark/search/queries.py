@@ -5,7 +5,7 @@ current analyses (:mod:`nanomark.results.current`): the stored patch
 embeddings overlapping a region (weighted by overlap), all patches of an
 image, or all patches of a sample's images. The index returns the nearest
 patches by cosine similarity; the hits are restricted in the database (the
-source of truth) to current analyses in the user's labs and to the filters,
+source of truth) to current analyses in the user's labs and to the chosen samples,
 so vectors of deleted images and superseded runs drop out, and ranked as
 patches, images and samples.
 """
@@ -13,14 +13,15 @@ patches, images and samples.
 from dataclasses import dataclass
 
 import numpy as np
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
+from analysis.regionquery import region_vector
 from analysis.vectorindex import aggregate_hits, rank_samples
 from nanomark.imaging.models import SEMImage
 from nanomark.registry.models import ModelVersion
 from nanomark.results.current import current_analysis_runs
 from nanomark.results.models import AnalysisRun, PatchEmbedding
-from nanomark.samples.models import Sample, Synthesis
+from nanomark.samples.models import Sample
 from nanomark.search.index import decode_vectors, load_index, stored_vectors
 
 #: Index hits fetched per result wanted, to leave room for filtering and duplicates.
@@ -29,37 +30,6 @@ OVERSAMPLE = 10
 
 class NothingToSearch(ValueError):
     """The image, region or sample has no embeddings to search with (a clear message)."""
-
-
-@dataclass(frozen=True)
-class SearchFilters:
-    """Optional restrictions on the material and synthesis conditions of the hits."""
-
-    material_id: int | None = None
-    material_kind: str = ""
-    synthesis_kind: str = ""
-    precursor: str = ""
-    temperature_c_min: float | None = None
-    temperature_c_max: float | None = None
-
-    def sample_condition(self, prefix: str = "") -> Q:
-        """The filters as a Q over samples, ``prefix`` leading from the queried model to Sample."""
-        synthesis = {
-            "kind": self.synthesis_kind or None,
-            "precursor__icontains": self.precursor or None,
-            "temperature_c__gte": self.temperature_c_min,
-            "temperature_c__lte": self.temperature_c_max,
-        }
-        synthesis = {key: value for key, value in synthesis.items() if value is not None}
-        condition = Q()
-        if self.material_id is not None:
-            condition &= Q(**{f"{prefix}material_id": self.material_id})
-        if self.material_kind:
-            condition &= Q(**{f"{prefix}material__kind": self.material_kind})
-        if synthesis:
-            matching = Synthesis.objects.filter(**synthesis)
-            condition &= Q(**{f"{prefix}pk__in": matching.values("sample_id")})
-        return condition
 
 
 @dataclass(frozen=True)
@@ -154,7 +124,8 @@ def region_query(image: SEMImage, x_px: int, y_px: int, width_px: int, height_px
     """The query of a rectangle of ``image`` (original pixels): one (1, d) vector.
 
     The mean of the patch vectors overlapping the rectangle, weighted by the
-    overlapping area, re-normalised to unit length. Those patches are left
+    overlapping area, re-normalised to unit length
+    (:func:`analysis.regionquery.region_vector`). Those patches are left
     out of the hits; the rest of the image stays searchable (the same
     structure elsewhere on it is a hit).
     """
@@ -166,23 +137,20 @@ def region_query(image: SEMImage, x_px: int, y_px: int, width_px: int, height_px
             "pk", "x_px", "y_px", "size_px", "vector"
         )
     )
-    weights = np.array(
-        [
-            max(0, min(x + size, x_px + width_px) - max(x, x_px))
-            * max(0, min(y + size, y_px + height_px) - max(y, y_px))
-            for _, x, y, size, _ in rows
-        ],
-        dtype=np.float64,
-    )
-    if not rows or weights.sum() == 0:
-        raise NothingToSearch("no embedded patch overlaps that region of the image")
-    vectors = decode_vectors([bytes(row[4]) for row in rows])
-    mean = (weights[:, None] * vectors).sum(axis=0)
-    under = tuple(row[0] for row, weight in zip(rows, weights, strict=True) if weight > 0)
+    try:
+        vector, under = region_vector(
+            np.array([row[1] for row in rows]),
+            np.array([row[2] for row in rows]),
+            np.array([row[3] for row in rows]),
+            decode_vectors([bytes(row[4]) for row in rows]),
+            (x_px, y_px, width_px, height_px),
+        )
+    except ValueError as reason:
+        raise NothingToSearch(str(reason)) from None
     return Query(
         embedder,
-        (mean / np.linalg.norm(mean)).astype(np.float32)[None, :],
-        exclude_embedding_ids=under,
+        vector.astype(np.float32)[None, :],
+        exclude_embedding_ids=tuple(row[0] for row, kept in zip(rows, under, strict=True) if kept),
     )
 
 
@@ -214,7 +182,7 @@ def _vectors(embeddings: QuerySet) -> np.ndarray:
 
 
 def search_similar(
-    user, query: Query, *, k: int = 20, filters: SearchFilters | None = None
+    user, query: Query, *, k: int = 20, samples: QuerySet | None = None
 ) -> SearchResult:
     """The ``k`` patches most like ``query`` in the user's labs, ranked, and their groups.
 
@@ -222,7 +190,8 @@ def search_similar(
         user: the asking user; only patches of their labs are returned.
         query: from :func:`region_query`, :func:`image_query` or :func:`sample_query`.
         k: patches wanted (images and samples are ranked from those hits).
-        filters: material and synthesis restrictions.
+        samples: the samples whose patches may be hits (e.g. a
+            :class:`~nanomark.samples.filters.SampleFilter`'s ``qs``); any without it.
     """
     embedder = query.embedder
     index = load_index(embedder)
@@ -240,8 +209,8 @@ def search_similar(
     allowed = allowed.exclude(run__image_id__in=query.exclude_image_ids).exclude(
         pk__in=query.exclude_embedding_ids
     )
-    if filters is not None:
-        allowed = allowed.filter(filters.sample_condition("run__image__sample__"))
+    if samples is not None:
+        allowed = allowed.filter(run__image__sample__in=samples.values("pk"))
     rows = allowed.values_list(
         "pk", "run__image_id", "run__image__sample_id", "x_px", "y_px", "size_px"
     )
@@ -264,17 +233,18 @@ def search_similar(
 
 
 def similar_samples(
-    user, sample: Sample, *, limit: int = 10, filters: SearchFilters | None = None
+    user, sample: Sample, *, limit: int = 10, samples: QuerySet | None = None
 ) -> list[tuple[Sample, float]]:
     """Samples in the user's labs ranked by the distance of their embedding distributions.
 
-    Only samples embedded by the same embedder as ``sample`` can be compared.
+    Only samples embedded by the same embedder as ``sample`` can be compared;
+    ``samples`` (a query of Sample) narrows the candidates.
     """
     query = sample_query(sample)
     embedder = query.embedder
     others = Sample.objects.restrict(user).exclude(pk=sample.pk)
-    if filters is not None:
-        others = others.filter(filters.sample_condition())
+    if samples is not None:
+        others = others.filter(pk__in=samples.values("pk"))
     runs = current_runs(embedder, SEMImage.objects.filter(sample__in=others))
     vectors: dict[int, list[bytes]] = {}
     for sample_id, blob in PatchEmbedding.objects.filter(run_id__in=runs.values()).values_list(

@@ -65,8 +65,9 @@ def corpus(labs):
     return {"embedder": embedder, "s2": s2, **images}
 
 
-def _search(client, **body):
-    return client.post("/api/search/", body, format="json")
+def _search(client, filters: str = "", **body):
+    """POST a search with ``body`` and the sample filters ``filters`` (a query string)."""
+    return client.post(f"/api/search/?{filters}", body, format="json")
 
 
 def test_an_image_query_ranks_patches_images_and_samples(api, labs, corpus):
@@ -104,9 +105,9 @@ def test_a_sample_query_leaves_out_the_samples_own_images(api, labs, corpus):
 
 def test_filters_restrict_the_hits(api, labs, corpus):
     alice = api("alice")
-    graphene = _search(alice, image=corpus["i1"].pk, material_kind="graphene").json()
+    graphene = _search(alice, "material_kind=graphene", image=corpus["i1"].pk).json()
     assert [p["image"] for p in graphene["patches"]] == [corpus["i2"].pk]
-    material = _search(alice, image=corpus["i1"].pk, material=labs["sample_a"].material.pk)
+    material = _search(alice, f"material={labs['sample_a'].material.pk}", image=corpus["i1"].pk)
     assert [p["image"] for p in material.json()["patches"]] == [corpus["i3"].pk]
 
 
@@ -116,7 +117,7 @@ def test_filters_restrict_the_hits(api, labs, corpus):
         ({}, "Give exactly one of image, region, sample (got none)."),
         ({"image": "i1", "sample": "s2"}, "Give exactly one of image, region, sample (got 2)."),
         ({"image": "i1", "k": 0}, "greater than or equal to 1"),
-        ({"image": "i1", "temperature_min": 90, "temperature_max": 80}, "above temperature_max"),
+        ({"image": "i1", "material_kind": "graphene"}, "Filters are query parameters"),
         ({"region": {"image": "i1", "x": 0, "y": 0, "width": 0, "height": 5}}, "greater than"),
     ],
 )
@@ -129,6 +130,12 @@ def test_a_bad_query_is_a_400(api, corpus, body, message):
     response = _search(api("alice"), **resolve(body))
     assert response.status_code == 400
     assert message in str(response.json())
+
+
+def test_a_backward_temperature_range_is_a_400_naming_the_filter(api, corpus):
+    response = _search(api("alice"), "temperature_min=90&temperature_max=80", image=corpus["i1"].pk)
+    assert response.status_code == 400
+    assert response.json() == {"temperature_min": ["T min 90 °C is above T max 80 °C."]}
 
 
 def test_an_image_without_embeddings_is_a_400_that_says_so(api, corpus):

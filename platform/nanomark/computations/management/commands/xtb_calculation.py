@@ -14,7 +14,7 @@ from nanomark.computations.models import XtbCalculation
 from nanomark.computations.tasks import run_xtb_calculation
 from nanomark.runs import RunStatus
 from simulation.structures import atoms_from_xyz
-from simulation.xtb import MDSpec, ScanSpec
+from simulation.xtbspec import MDSpec, ScanSpec
 
 
 def _scan(text: str) -> dict:
