@@ -231,7 +231,18 @@ def test_filters_select_the_images(data, query, files):
 def test_a_sample_filter_selects_samples(data):
     query = QueryDict(f"sample={data['s2'].pk},{data['sample_b'].pk}")
     rows = _records(sample_table(data["alice"], SampleExportFilter(query).qs))
-    assert [row["sample_code"] for row in rows] == ["S2"]
+    assert [row["sample_code"] for row in rows] == ["S2"]  # sample_b is bob's
+
+
+def test_sample_ids_may_repeat_and_list(data):
+    s1, s2 = data["sample_a"], data["s2"]
+    only_s2 = ImageExportFilter(QueryDict(f"sample={s2.pk}")).qs
+    assert _records(image_table(data["alice"], only_s2)) == []  # S2 has no images
+    filters = ImageExportFilter(QueryDict(f"sample={s2.pk}&sample=,{s1.pk} ,"))
+    assert filters.is_valid(), filters.errors
+    assert filters.form.cleaned_data["sample"] == tuple(sorted((s1.pk, s2.pk)))
+    rows = _records(image_table(data["alice"], filters.qs))
+    assert sorted(row["filename"] for row in rows) == ["i1.tif", "i2.tif", "i3.tif"]
 
 
 def _parse_csv(body: bytes, columns) -> list[dict]:

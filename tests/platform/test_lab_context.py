@@ -12,6 +12,7 @@ from nanomark.registry.models import ModelVersion
 from nanomark.results.filters import AnalysedSampleFilter
 from nanomark.results.models import AnalysisRun, OrderScore
 from nanomark.runs import RunStatus
+from nanomark.samples.filters import SampleFilter
 from nanomark.samples.models import Sample, Synthesis
 from tests.platform.rows import image_row
 
@@ -74,3 +75,34 @@ def test_sample_filter_by_synthesis_and_current_order_score(labs):
     assert codes(order_score_min=0.8) == []
     assert codes(order_score_min=0.3, order_score_max=0.5) == ["S2"]
     assert codes(order_score_max=0.3) == ["S1"]
+
+
+def test_synthesis_conditions_hold_for_one_synthesis_step(labs):
+    # S1 was made hot with Pd(OAc)2 and then treated cold with Pd2dba3: no single step
+    # used Pd2dba3 at 60 °C or above, so S1 is no match for both conditions together.
+    sample = labs["sample_a"]
+    Synthesis.objects.create(sample=sample, precursor="Pd(OAc)2", temperature_c=90)
+    Synthesis.objects.create(sample=sample, precursor="Pd2dba3", temperature_c=25)
+    hot_dba = Sample.objects.create(lab=labs["a"], code="S2", material=sample.material)
+    Synthesis.objects.create(sample=hot_dba, precursor="Pd2dba3", temperature_c=70)
+
+    def codes(**params):
+        filterset = SampleFilter(params, queryset=Sample.objects.filter(lab=labs["a"]))
+        assert filterset.is_valid(), filterset.errors
+        return sorted(s.code for s in filterset.qs)
+
+    assert codes(precursor="dba", temperature_min=60) == ["S2"]
+    assert codes(precursor="OAc", temperature_max=30) == []
+    assert codes(temperature_min=60) == ["S1", "S2"]  # one row per sample, not per step
+
+
+def test_a_backward_temperature_range_is_an_error_on_every_sample_list(labs, client, api):
+    filterset = SampleFilter({"temperature_min": 90, "temperature_max": 80})
+    assert not filterset.is_valid()
+    assert filterset.errors == {"temperature_min": ["T min 90 °C is above T max 80 °C."]}
+    response = api("alice").get("/api/samples/", {"temperature_min": 90, "temperature_max": 80})
+    assert response.status_code == 400
+    assert response.json() == {"temperature_min": ["T min 90 °C is above T max 80 °C."]}
+    client.force_login(labs["alice"])
+    page = client.get("/", {"temperature_min": 90, "temperature_max": 80})
+    assert "T min 90 °C is above T max 80 °C." in page.content.decode()

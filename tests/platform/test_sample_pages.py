@@ -25,7 +25,13 @@ from nanomark.samples.models import (
     Synthesis,
     SynthesisParameter,
 )
-from tests.platform.html import external_urls
+from tests.platform.html import (
+    external_urls,
+    list_items,
+    parse_html,
+    table_after,
+    table_rows,
+)
 from tests.platform.rows import image_row
 
 pytestmark = pytest.mark.django_db
@@ -56,6 +62,24 @@ def analyse(image, score, day=1, name=None, status=RunStatus.SUCCEEDED) -> Analy
 
 def page_codes(response) -> list[str]:
     return [sample.code for sample in response.context["sample_list"]]
+
+
+def captions(page) -> list[str]:
+    """The gallery's captions: file name, order score, analysis status, pixel size, a line each."""
+    return [
+        figure.find("figcaption").text()
+        for figure in page.find("div", "gallery").find_all("figure")
+    ]
+
+
+def provenance_tree(page) -> list[str]:
+    """The provenance tree's items as "kind: text", indented two spaces per level."""
+    lines = []
+    for depth, item in list_items(page.find("ul", "provenance")):
+        kind = item.find("span", "kind").text()
+        text = item.text(skip=("ul",)).removeprefix(kind)
+        lines.append(f"{'  ' * depth}{kind}: {text}")
+    return lines
 
 
 # --- list ---------------------------------------------------------------------
@@ -113,7 +137,9 @@ def test_the_list_paginates_and_keeps_the_filters(client, labs):
     first = client.get(reverse("home"), {"q": "X"})
     assert first.context["paginator"].count == 30
     assert len(page_codes(first)) == 25
-    assert 'href="?q=X&amp;page=2"' in first.content.decode()
+    pages = parse_html(first.content.decode()).find("nav", "pagination")
+    assert pages.text() == "page 1 of 2 next → last »"
+    assert [link.attrs["href"] for link in pages.find_all("a")] == ["?q=X&page=2"] * 2
     second = client.get(reverse("home"), {"q": "X", "page": 2})
     assert page_codes(second) == [f"X{i:02d}" for i in range(25, 30)]
 
@@ -126,9 +152,15 @@ def test_the_list_shows_image_counts_and_mean_current_scores(client, labs):
     analyse(second, 0.6, day=1)
     analyse(second, 0.0, day=3, status=RunStatus.FAILED)  # failed runs never count
     client.force_login(labs["alice"])
-    (row,) = client.get(reverse("home")).context["sample_list"]
+    response = client.get(reverse("home"))
+    (row,) = response.context["sample_list"]
     assert row.image_count == 2
     assert row.mean_order_score == pytest.approx(0.4)
+    created = f"{sample.created_at:%Y-%m-%d}"
+    assert table_rows(parse_html(response.content.decode()).find("table")) == [
+        ["Code", "Material", "Images", "Mean order score", "Created"],
+        ["S1", "Graphite (Graphite)", "2", "0.400", created],
+    ]
 
 
 def test_the_list_takes_a_constant_number_of_queries(client, labs, django_assert_max_num_queries):
@@ -232,7 +264,13 @@ def test_sample_errors_are_shown_and_nothing_is_saved(client, labs, overrides, f
     assert response.status_code == 200
     errors = response.context["forms"].sample.errors[field]
     assert any(message in error for error in errors), errors
-    assert message.encode() in response.content or b"already" in response.content
+    fields = parse_html(response.content.decode()).find("fieldset").find("div", "fields")
+    (shown,) = [
+        div.find("ul", "errorlist").text()
+        for div in fields.find_all("div")
+        if div.find("label").attrs["for"] == f"id_{field}"
+    ]
+    assert message in shown  # next to its field
     assert not Synthesis.objects.exists()
     assert Material.objects.count() == materials
     assert list(Sample.objects.filter(lab=labs["a"]).values_list("code", flat=True)) == ["S1"]
@@ -404,6 +442,9 @@ def test_the_sample_page_shows_analyses_simulations_and_provenance(client, labs)
     sample.created_by = labs["alice"]
     sample.save()
     Synthesis.objects.create(sample=sample, precursor="Pd2dba3", temperature_c=80)
+    PropertyMeasurement.objects.create(
+        sample=sample, name="BET surface area", value=12.5, unit="m2/g", method="N2, 77 K"
+    )
     image, run, mask = analysed_image(sample, "flake.png", 0.8124)
     simulations(sample, image, run, mask, 0)
     XtbCalculation.objects.create(
@@ -413,24 +454,65 @@ def test_the_sample_page_shows_analyses_simulations_and_provenance(client, labs)
     client.force_login(labs["alice"])
     response = client.get(sample.get_absolute_url())
     html = response.content.decode()
+    page = parse_html(html)
+    on_mask = MonteCarloRun.objects.get(defect_mask=mask)
+    on_prediction = MonteCarloRun.objects.get(segmentation_run=run)
+    label = OrderLabel.objects.get(image=image)
 
+    assert table_after(page, "Synthesis") == [
+        ["Step", "Pd nanoparticle decoration"],
+        ["Precursor", "Pd2dba3"],
+        ["Support", ""],
+        ["Solvent", ""],
+        ["Temperature", "80.0 °C"],
+        ["Duration", ""],
+    ]
+    assert table_after(page, "Properties")[1:] == [
+        ["BET surface area", "12.5 m2/g", "N2, 77 K", ""]
+    ]
     (row,) = response.context["image_rows"]
     assert row.current == run  # the newer of the two succeeded runs
-    assert "S = 0.812" in html  # the gallery and the provenance show the current score
+    # The gallery and the provenance show the current score, not the older run's 0.99.
+    assert captions(page) == ["flake.png\nS = 0.812\nanalysis succeeded\n2.000 nm/px"]
     assert "S = 0.990" not in html
-    assert reverse("image-thumbnail", args=[image.pk]) in html
-    assert "analysis succeeded" in html
-    for value in ("0.0125", "120.0", "218.750", "321", "4012.500", "2.75", "0.612"):
-        assert value in html, value
-    assert reverse("plotly-js") in html
-    assert html.count('class="plotly-graph-div"') == 2
+    (thumbnail,) = page.find("div", "gallery").find_all("img")
+    assert thumbnail.attrs["src"] == reverse("image-thumbnail", args=[image.pk])
+    assert table_after(page, "Defect statistics")[1:] == [
+        ["flake.png", "Sheet borders", "0.0125", "120.0", "3", "1", "", ""],
+        ["", "Grain boundaries", "0.0125", "40.0", "3", "1", "", ""],
+        ["", "Topological defects", "0.0125", "10.0", "3", "1", "", ""],
+        ["", "Point defects", "0.0020", "", "", "", "7", "218.750"],
+    ]
+    assert table_after(page, "Particles")[1:] == [["flake.png", "321", "4012.500", "2.75", "0.612"]]
+    assert reverse("plotly-js") in [script.attrs.get("src") for script in page.find_all("script")]
+    assert len(page.find_all("div", "plotly-graph-div")) == 2
     assert external_urls(html) == []  # plotly is served by NanoMark, not a CDN
+    assert table_after(page, "Monte Carlo depositions")[1:] == [
+        [str(on_prediction.pk), "flake.png", f"segmentation of run {run.pk}", "Queued", "", ""],
+        [str(on_mask.pk), "flake.png", f"mask {mask.pk}", "Queued", "", "0.500"],
+    ]
+    via = f"Monte Carlo run {on_mask.pk}"
+    assert table_after(page, "xtb calculations")[1:] == [  # not lab B's secret
+        ["Pd13 on flake", "Single point", "Queued", "", "this sample"],
+        ["C54 0", "Geometry optimisation", "Queued", "", via],
+        ["Pd4 0", "Geometry optimisation", "Queued", "", via],
+        ["Pd4 on C54 0", "Geometry optimisation", "Queued", "", via],
+    ]
     # Provenance: label, mask -> simulation -> xtb, prediction with its model version.
-    assert "Ordered — alice" in html
-    assert f"defect mask {mask.pk}" in html
-    assert f"analysis run {run.pk}" in html
+    assert provenance_tree(page) == [
+        "synthesis: Pd nanoparticle decoration, Pd2dba3, 80.0 °C",
+        "  sample: S1 — Graphite",
+        "    image: flake.png",
+        f"      label: Ordered — alice, {label.created_at:%Y-%m-%d}",
+        f"      mask: defect mask {mask.pk} — Human annotator",
+        f"        simulation: Monte Carlo run {on_mask.pk} (queued, Clark–Evans R 0.500)",
+        "          xtb: Zigzag edge: -42.5 kcal/mol from Pd4 on C54 0, Pd4 0, C54 0",
+        f"      prediction: analysis run {run.pk}: S = 0.812, 2026-01-02 00:00 — models:"
+        f" classifier {run.classifier.name} (version {run.classifier_id})",
+        f"        simulation: Monte Carlo run {on_prediction.pk} (queued)",
+        "    xtb: Pd13 on flake (Single point, queued)",
+    ]
     assert f"classifier <em>{run.classifier.name}</em> (version {run.classifier_id})" in html
-    assert "Zigzag edge: -42.5 kcal/mol" in html
     calcs = {calc.name: calc.via for calc in response.context["xtb_calculations"]}
     assert calcs["Pd13 on flake"] == "this sample"
     assert calcs["Pd4 0"].startswith("Monte Carlo run ")
@@ -447,8 +529,9 @@ def test_an_image_being_analysed_shows_its_status(client, labs):
     analyse(image, 0.5, status=RunStatus.QUEUED)
     client.force_login(labs["alice"])
     response = client.get(labs["sample_a"].get_absolute_url())
-    assert "analysis queued" in response.content.decode()
-    assert "no order score" in response.content.decode()
+    page = parse_html(response.content.decode())
+    assert captions(page) == ["a.png\nno order score\nanalysis queued\n2.000 nm/px"]
+    assert page.find("div", "gallery").find("span", "status-queued").text() == "analysis queued"
     assert response.context["score_plot"] == ""
 
 

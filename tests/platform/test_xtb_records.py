@@ -3,7 +3,9 @@
 import io
 import shutil
 
+import numpy as np
 import pytest
+from django.core.files.base import ContentFile
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
@@ -11,13 +13,29 @@ from nanomark.computations.models import AdsorptionEnergy, XtbCalculation
 from nanomark.computations.tasks import run_xtb_calculation
 from nanomark.runs import RunStatus
 from simulation.adsorption import AdsorptionSite, build_site_complex
-from simulation.structures import atoms_to_xyz, pd13_icosahedron, rectangular_flake
+from simulation.structures import (
+    atoms_from_xyz,
+    atoms_to_xyz,
+    pd13_icosahedron,
+    rectangular_flake,
+)
 
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.xtb,
-    pytest.mark.skipif(shutil.which("xtb") is None, reason="the xtb program is not installed"),
-]
+pytestmark = pytest.mark.django_db
+
+#: A log as xtb writes one, with a character outside ASCII (the download is UTF-8).
+LOG = "      -----------------------------------------------------------\n"
+LOG += "     |                   =====================                   |\n"
+LOG += "     |                           x T B                           |\n"
+LOG += " :: total energy            -25.123456789012 Eh    ::\n"
+LOG += " * finished run on 2026/01/02 at 10:00:00.000 — normal termination\n"
+
+
+def needs_xtb(test):
+    """Mark a test that runs the xtb program: ``xtb``, skipped where it is not installed."""
+    skip = pytest.mark.skipif(
+        shutil.which("xtb") is None, reason="the xtb program is not installed"
+    )
+    return pytest.mark.xtb(skip(test))
 
 
 def calculation(lab, atoms, task="sp", **fields):
@@ -26,6 +44,23 @@ def calculation(lab, atoms, task="sp", **fields):
     )
 
 
+def finished_optimisation(lab) -> XtbCalculation:
+    """An optimisation of Pd13 stored as the task stores one (geometry, log), without xtb."""
+    atoms = pd13_icosahedron()
+    relaxed = atoms.copy()
+    relaxed.positions *= 0.98
+    calc = calculation(
+        lab,
+        atoms,
+        task="opt",
+        status=RunStatus.SUCCEEDED,
+        optimized_xyz=atoms_to_xyz(relaxed, comment="energy: -25.1234"),
+    )
+    calc.log.save(f"xtb/lab{lab.pk}/calculation{calc.pk}.log", ContentFile(LOG.encode()))
+    return calc
+
+
+@needs_xtb
 def test_adsorption_study_orders_zigzag_below_basal(labs):
     out = io.StringIO()
     call_command(
@@ -50,6 +85,7 @@ def test_adsorption_study_orders_zigzag_below_basal(labs):
     assert XtbCalculation.objects.filter(name__endswith=": cluster").count() <= 2
 
 
+@needs_xtb
 def test_a_failing_calculation_is_final_with_its_error_and_log(labs):
     calc = calculation(labs["a"], pd13_icosahedron(), solvent="no-such-solvent")
     run_xtb_calculation(calc.pk)
@@ -62,6 +98,7 @@ def test_a_failing_calculation_is_final_with_its_error_and_log(labs):
     assert calc.attempts == 1
 
 
+@needs_xtb
 def test_md_stores_the_distance_to_the_nearest_edge(labs, client):
     flake = rectangular_flake(4, 3, hydrogen_terminated=False)
     atoms = build_site_complex(flake, pd13_icosahedron(), AdsorptionSite.BASAL)
@@ -106,6 +143,7 @@ def test_the_study_refuses_bad_sites_and_labs(labs):
     assert not XtbCalculation.objects.exists()
 
 
+@needs_xtb
 def test_an_optimisation_then_a_single_point_derived_from_it(labs, tmp_path):
     water = tmp_path / "water.xyz"
     water.write_text("3\nwater\nO 0 0 0\nH 0.0 0.80 0.60\nH 0.0 -0.80 0.60\n")
@@ -139,6 +177,7 @@ def test_an_optimisation_then_a_single_point_derived_from_it(labs, tmp_path):
         call_command("xtb_calculation", "--lab=lab-b", f"--from={opt.pk}")
 
 
+@needs_xtb
 def test_a_relaxed_scan_stores_and_plots_its_profile(labs, client, tmp_path):
     water = tmp_path / "water.xyz"
     water.write_text("3\nwater\nO 0 0 0\nH 0.0 0.76 0.59\nH 0.0 -0.76 0.59\n")
@@ -161,3 +200,47 @@ def test_a_relaxed_scan_stores_and_plots_its_profile(labs, client, tmp_path):
     page = client.get(reverse("xtb-detail", args=[calc.pk])).content.decode()
     assert "Scan profile" in page
     assert "relative energy" in page
+
+
+def test_the_optimised_geometry_downloads_as_xyz(labs, client):
+    calc = finished_optimisation(labs["a"])
+    client.force_login(labs["charlie"])  # viewers may read
+    response = client.get(reverse("xtb-optimized", args=[calc.pk]))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "chemical/x-xyz"
+    assert response["Content-Disposition"] == f'attachment; filename="xtb-{calc.pk}-optimized.xyz"'
+    text = response.content.decode()
+    assert text == calc.optimized_xyz
+    count, comment, *atom_lines = text.splitlines()
+    assert (int(count), len(atom_lines), comment) == (13, 13, "energy: -25.1234")
+    downloaded = atoms_from_xyz(text)
+    assert downloaded.get_chemical_symbols() == ["Pd"] * 13
+    np.testing.assert_allclose(downloaded.positions, atoms_from_xyz(calc.optimized_xyz).positions)
+    # The input geometry is another download, of the unrelaxed atoms.
+    given = client.get(reverse("xtb-input", args=[calc.pk]))
+    assert given["Content-Disposition"] == f'attachment; filename="xtb-{calc.pk}-input.xyz"'
+    assert given.content.decode() == calc.input_xyz != text
+
+
+def test_the_log_downloads_as_utf8_text(labs, client):
+    calc = finished_optimisation(labs["a"])
+    client.force_login(labs["alice"])
+    response = client.get(reverse("xtb-log", args=[calc.pk]))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
+    assert b"".join(response.streaming_content) == LOG.encode()
+
+
+def test_a_calculation_without_a_result_has_no_result_downloads(labs, client):
+    calc = calculation(labs["a"], pd13_icosahedron(), task="opt")  # queued: no geometry, no log
+    client.force_login(labs["alice"])
+    assert client.get(reverse("xtb-optimized", args=[calc.pk])).status_code == 404
+    assert client.get(reverse("xtb-log", args=[calc.pk])).status_code == 404
+    assert client.get(reverse("xtb-input", args=[calc.pk])).status_code == 200
+
+
+def test_it_hides_other_labs_downloads(labs, client):
+    calc = finished_optimisation(labs["a"])
+    client.force_login(labs["bob"])
+    for name in ("xtb-input", "xtb-optimized", "xtb-log"):
+        assert client.get(reverse(name, args=[calc.pk])).status_code == 404, name

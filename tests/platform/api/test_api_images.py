@@ -1,20 +1,24 @@
 """API of images (upload, files, analysis requests), order labels and defect masks."""
 
-import io
-
 import numpy as np
 import pytest
-import tifffile
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from analysis.defects import DEFECT_CLASSES
-from analysis.maskfile import MaskFileError, read_mask_layers
 from nanomark.imaging.filters import SEMImageFilter
 from nanomark.imaging.models import DefectMask, OrderLabel, SEMImage
 from nanomark.registry.choices import ModelTask
 from nanomark.registry.models import ModelVersion
 from nanomark.results.models import AnalysisRun
-from tests.factories import bad_files, hitachi_sidecar, png_bytes, sem_pixels, tiff_bytes
+from tests.factories import (
+    bad_files,
+    hitachi_sidecar,
+    mask_layers,
+    pages_tiff,
+    png_bytes,
+    sem_pixels,
+    tiff_bytes,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -210,28 +214,14 @@ def test_order_labels_are_refused_to_viewers_and_other_labs(api, labs, image):
     assert api("bob").get("/api/order-labels/").json()["count"] == 0
 
 
-def _layers(seed: int = 0) -> np.ndarray:
-    """(4, H, W) bool layers with a different pattern per class."""
-    rng = np.random.default_rng(seed)
-    return rng.random((len(DEFECT_CLASSES), HEIGHT, WIDTH)) < [[[0.05]], [[0.1]], [[0.2]], [[0.3]]]
-
-
-def _pages_tiff(pages: list[np.ndarray], **kwargs) -> bytes:
-    buffer = io.BytesIO()
-    with tifffile.TiffWriter(buffer) as writer:
-        for page in pages:
-            writer.write(page, **kwargs)
-    return buffer.getvalue()
-
-
 def _post_mask(client, image, files: dict[str, bytes]):
     body = {"image": image.pk, **{k: SimpleUploadedFile(f"{k}.tif", v) for k, v in files.items()}}
     return client.post("/api/defect-masks/", body, format="multipart")
 
 
 def test_a_four_page_tiff_is_stored_as_the_four_layers(api, labs, image):
-    layers = _layers()
-    tiff = _pages_tiff([np.where(layer, 255, 0).astype(np.uint8) for layer in layers])
+    layers = mask_layers()
+    tiff = pages_tiff([np.where(layer, 255, 0).astype(np.uint8) for layer in layers])
     response = _post_mask(api("alice"), image, {"file": tiff})
     assert response.status_code == 201, response.json()
     mask = DefectMask.objects.get(pk=response.json()["id"])
@@ -244,7 +234,7 @@ def test_a_four_page_tiff_is_stored_as_the_four_layers(api, labs, image):
 
 
 def test_one_file_per_class_is_stored_in_class_order(api, labs, image):
-    layers = _layers(seed=1)
+    layers = mask_layers(seed=1)
     files = {
         name: png_bytes(np.where(layer, 255, 0).astype(np.uint8))
         for name, layer in zip(DEFECT_CLASSES, layers, strict=True)
@@ -259,8 +249,8 @@ def test_one_file_per_class_is_stored_in_class_order(api, labs, image):
     [
         ({}, "missing sheet_border"),
         ({"file": b"not an image"}, "not a readable PNG or TIFF mask"),
-        ({"file": _pages_tiff([np.zeros((HEIGHT, WIDTH), np.uint8)] * 3)}, "has 3 pages"),
-        ({"file": _pages_tiff([np.zeros((HEIGHT, 64), np.uint8)] * 4)}, "page 1 is 64x96 px"),
+        ({"file": pages_tiff([np.zeros((HEIGHT, WIDTH), np.uint8)] * 3)}, "has 3 pages"),
+        ({"file": pages_tiff([np.zeros((HEIGHT, 64), np.uint8)] * 4)}, "page 1 is 64x96 px"),
     ],
 )
 def test_a_mask_that_does_not_fit_is_a_400(api, labs, image, files, message):
@@ -271,30 +261,8 @@ def test_a_mask_that_does_not_fit_is_a_400(api, labs, image, files, message):
 
 
 def test_masks_need_write_access(api, labs, image):
-    tiff = _pages_tiff([np.zeros((HEIGHT, WIDTH), np.uint8)] * 4)
+    tiff = pages_tiff([np.zeros((HEIGHT, WIDTH), np.uint8)] * 4)
     assert _post_mask(api("charlie"), image, {"file": tiff}).status_code == 403
     refused = _post_mask(api("bob"), image, {"file": tiff})
     assert refused.status_code == 400
     assert "image" in refused.json()
-
-
-def test_coloured_strokes_on_transparent_layers_are_defects():
-    # GIMP layers: red strokes (opaque) on a transparent background; hidden pixels are not defects.
-    strokes = _layers(seed=2)
-    rgba = np.zeros((*strokes.shape, 4), np.uint8)
-    rgba[strokes] = [255, 0, 0, 255]
-    rgba[~strokes] = [255, 255, 255, 0]  # white but fully transparent
-    tiff = _pages_tiff(list(rgba), photometric="rgb", extrasamples=["unassalpha"])
-    np.testing.assert_array_equal(read_mask_layers([("m.tif", tiff)], [(WIDTH, HEIGHT)]), strokes)
-
-
-def test_sixteen_bit_layers_are_split_at_half_scale():
-    layer = np.array([[0, 32767, 32768, 65535]], np.uint16)
-    files = [(f"{i}.tif", tiff_bytes(layer)) for i in range(4)]
-    layers = read_mask_layers(files, [(4, 1)])
-    assert layers.tolist() == [[[False, False, True, True]]] * 4
-
-
-def test_two_files_are_neither_form():
-    with pytest.raises(MaskFileError, match="got 2 files"):
-        read_mask_layers([("a", b""), ("b", b"")], [(WIDTH, HEIGHT)])
