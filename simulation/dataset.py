@@ -11,8 +11,12 @@ order means defects). Every image comes with its ground truth. For a folder,
 * ``{stem}.mask.{defect_class}.png``: one 0/255 layer per defect class, the
   defects the image shows (:func:`simulation.visibility.visible_layers`:
   grain boundaries and bends only where particles decorate them);
-* ``{stem}.particles.csv``: particles on the surface (``x_px,y_px,state``,
-  state as :class:`simulation.montecarlo.ParticleState`);
+* ``{stem}.particles.csv``: particles on the surface, one a row
+  (``x_px,y_px,state,diameter_px``: centre in px, pixel centres at integers;
+  state as :class:`simulation.montecarlo.ParticleState`; apparent diameter,
+  the FWHM drawn, px); particles in solution are not listed;
+* ``{stem}.particles.png``: 0/255 particle mask, 255 within diameter_px / 2
+  of a particle's centre (:func:`simulation.render.particle_mask`);
 
 and one ``manifest.json`` listing every item with its class, pixel size,
 magnification, seed and Monte Carlo parameters.
@@ -38,7 +42,7 @@ from analysis.hitachi import format_hitachi_text
 from simulation.databar import DATABAR_HEIGHT_PX, pixel_size_for_magnification
 from simulation.defectmaps import DefectMap, generate_defect_map, smooth_defect_map
 from simulation.montecarlo import DepositionParams, simulate_deposition
-from simulation.render import draw_diameters_nm, jitter_positions, render_sem
+from simulation.render import draw_diameters_nm, jitter_positions, render_sem_with_truth
 from simulation.surface import surface_from_layers
 from simulation.visibility import DECORATION_REACH_NM, visible_layers
 
@@ -64,6 +68,8 @@ class SyntheticImage:
             hidden ones too (:attr:`labels` is what the image shows).
         positions_px: (M, 2) float64 x, y of the particles on the surface, as drawn.
         state: (M,) int8 :class:`simulation.montecarlo.ParticleState` (1 pristine, 2 defect).
+        diameters_px: (M,) float64 apparent diameters as drawn (FWHM), px.
+        particle_mask: (H, W) bool, True within diameter / 2 of a particle's centre.
         ordered: True for a defect surface, False for a smooth one.
         pixel_size_nm: nm per pixel.
         magnification: Hitachi magnification.
@@ -75,6 +81,8 @@ class SyntheticImage:
     defect_map: DefectMap
     positions_px: np.ndarray
     state: np.ndarray
+    diameters_px: np.ndarray
+    particle_mask: np.ndarray
     ordered: bool
     pixel_size_nm: float
     magnification: float
@@ -103,6 +111,7 @@ class DatasetItem:
     sidecar: str
     masks: dict[str, str]
     particles: str
+    particle_mask: str
     label: str
     pixel_size_nm: float
     magnification: float
@@ -118,6 +127,7 @@ class DatasetItem:
             "sidecar": self.sidecar,
             "masks": self.masks,
             "particles": self.particles,
+            "particle_mask": self.particle_mask,
             "class": self.label,
             "pixel_size_nm": self.pixel_size_nm,
             "magnification": self.magnification,
@@ -167,7 +177,7 @@ def synthesize_image(
     positions = jitter_positions(
         result.positions[on_surface], diameters_nm, pixel_size_nm, render_rng, shape
     )
-    image = render_sem(
+    rendered = render_sem_with_truth(
         positions,
         pixel_size_nm,
         render_rng,
@@ -177,10 +187,12 @@ def synthesize_image(
         magnification=magnification,
     )
     return SyntheticImage(
-        image=image,
+        image=rendered.image,
         defect_map=defect_map,
         positions_px=positions,
         state=result.state[on_surface],
+        diameters_px=rendered.diameters_px,
+        particle_mask=rendered.mask,
         ordered=ordered,
         pixel_size_nm=pixel_size_nm,
         magnification=float(magnification),
@@ -292,21 +304,24 @@ def _write_item(
         cv2.imwrite(str(out / masks[name]), layer.astype(np.uint8) * 255)
 
     particles = f"{stem}.particles.csv"
-    table = np.column_stack([synthetic.positions_px, synthetic.state])
+    table = np.column_stack([synthetic.positions_px, synthetic.state, synthetic.diameters_px])
     np.savetxt(
         out / particles,
         table,
-        fmt=["%.2f", "%.2f", "%d"],
+        fmt=["%.2f", "%.2f", "%d", "%.2f"],
         delimiter=",",
-        header="x_px,y_px,state",
+        header="x_px,y_px,state,diameter_px",
         comments="",
     )
+    particle_mask = f"{stem}.particles.png"
+    cv2.imwrite(str(out / particle_mask), synthetic.particle_mask.astype(np.uint8) * 255)
     return DatasetItem(
         id=image_id,
         image=image_name,
         sidecar=f"{stem}.txt",
         masks=masks,
         particles=particles,
+        particle_mask=particle_mask,
         label=synthetic.label,
         pixel_size_nm=synthetic.pixel_size_nm,
         magnification=synthetic.magnification,

@@ -7,7 +7,12 @@ particles as bright blobs of their physical size (1-5 nm) at the image's
 pixel size; then the microscope: beam blur, contrast and brightness of the
 acquisition, scan-line offsets and shot noise; optionally a Hitachi data bar.
 Positions are used as given, so the particle positions passed in are the
-ground truth of the image.
+ground truth of the image; :func:`render_sem_with_truth` returns that truth
+with the image (:class:`RenderedImage`: centres, apparent diameters and a
+particle mask).
+
+Pixel coordinates: x is the column and y the row, and pixel centres lie at
+integer coordinates (the centre of pixel ``image[r, c]`` is x = c, y = r).
 """
 
 from dataclasses import dataclass
@@ -25,6 +30,45 @@ DEFAULT_SHAPE = (890, 1280)
 # Particles are drawn in a few size classes (one blur per class) instead of
 # one kernel each; 8 log-spaced classes from 1 to 5 nm differ by < 25 %.
 _N_SIZE_CLASSES = 8
+# A particle adds tanh of a unit-peak Gaussian of sigma = diameter / 2.5; the
+# bump is at half its height, tanh(1) / 2, where the Gaussian is
+# atanh(tanh(1) / 2) ≈ 0.40, i.e. 1.35 sigma from the centre.
+_DIAMETER_PER_SIGMA = 2.5
+_FWHM_PER_SIGMA = 2.0 * np.sqrt(-2.0 * np.log(np.arctanh(np.tanh(1.0) / 2.0)))
+#: Apparent diameter (FWHM of a particle's brightness bump as drawn, before the
+#: beam blur) per physical diameter, ≈ 1.08.
+FWHM_PER_DIAMETER = _FWHM_PER_SIGMA / _DIAMETER_PER_SIGMA
+# Secondary electrons leave from a few nm around the particle, so even the
+# smallest particle shows as a blob of about 2 px.
+_MIN_SIGMA_PX = 0.8
+#: Smallest apparent diameter drawn, px (≈ 2.16).
+MIN_DIAMETER_PX = _FWHM_PER_SIGMA * _MIN_SIGMA_PX
+
+
+@dataclass(frozen=True)
+class RenderedImage:
+    """A rendered SEM image and the ground truth of the particles drawn in it.
+
+    Coordinates as in the module docstring: x = column, y = row, pixel
+    centres at integers.
+
+    Attributes:
+        image: (H, W) uint8 or uint16 image, or (H + 70, W) with a data bar.
+        particles_xy: (N, 2) float64 centres x, y in px of the particles drawn,
+            in the order given (rows with NaN, particles in solution, left out).
+        diameters_px: (N,) float64 apparent diameters, px: the full width at
+            half maximum of each particle's brightness bump as drawn, before
+            the beam blur (neighbours left out), ≈ :data:`FWHM_PER_DIAMETER`
+            × diameter_nm / pixel_size_nm, at least :data:`MIN_DIAMETER_PX`;
+            equal within a size class.
+        mask: (H, W) bool, True within diameter / 2 of a particle's centre
+            (:func:`particle_mask`); (H, W) is the field, without a data bar.
+    """
+
+    image: np.ndarray
+    particles_xy: np.ndarray
+    diameters_px: np.ndarray
+    mask: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -137,6 +181,41 @@ def render_sem(
 ) -> np.ndarray:
     """Render particles on a surface as an SEM secondary-electron image.
 
+    The image of :func:`render_sem_with_truth` with the same arguments (see
+    there); the same ``rng`` state gives the same pixels.
+
+    Returns:
+        (H, W) image of ``dtype``, or (H + 70, W) with the data bar.
+    """
+    return render_sem_with_truth(
+        positions_px,
+        pixel_size_nm,
+        rng,
+        defect_map=defect_map,
+        shape=shape,
+        diameters_nm=diameters_nm,
+        style=style,
+        databar=databar,
+        magnification=magnification,
+        dtype=dtype,
+    ).image
+
+
+def render_sem_with_truth(
+    positions_px: np.ndarray,
+    pixel_size_nm: float,
+    rng: np.random.Generator,
+    *,
+    defect_map: DefectMap | None = None,
+    shape: tuple[int, int] = DEFAULT_SHAPE,
+    diameters_nm: np.ndarray | None = None,
+    style: RenderStyle | None = None,
+    databar: bool = False,
+    magnification: float | None = None,
+    dtype: type[np.uint8] | type[np.uint16] = np.uint8,
+) -> RenderedImage:
+    """Render particles on a surface as an SEM image, with the particles' truth.
+
     Args:
         positions_px: (N, 2) particle centres x, y in px; rows with NaN
             (particles in solution) are skipped.
@@ -153,7 +232,9 @@ def render_sem(
         dtype: ``np.uint8`` or ``np.uint16``.
 
     Returns:
-        (H, W) image of ``dtype``, or (H + 70, W) with the data bar.
+        :class:`RenderedImage`: the (H, W) image of ``dtype`` (or (H + 70, W)
+        with the data bar), the centres and apparent diameters of the
+        particles drawn, and their (H, W) mask.
     """
     if defect_map is not None:
         shape = defect_map.shape
@@ -165,9 +246,55 @@ def render_sem(
     keep = np.isfinite(positions).all(axis=1)
     positions, diameters = positions[keep], np.asarray(diameters_nm, np.float64)[keep]
 
-    image = _surface(shape, pixel_size_nm, defect_map, style, rng)
-    particles = _particle_density(shape, positions, diameters / pixel_size_nm)
-    image += style.particle_brightness * np.tanh(particles)
+    surface = _surface(shape, pixel_size_nm, defect_map, style, rng)
+    rendered = render_on_surface(
+        surface, positions, diameters / pixel_size_nm, style, rng, dtype=dtype
+    )
+    if not databar:
+        return rendered
+    if magnification is None:
+        magnification = magnification_for_pixel_size(pixel_size_nm, shape[1])
+    image = draw_databar(rendered.image, pixel_size_nm, magnification)
+    return RenderedImage(image, rendered.particles_xy, rendered.diameters_px, rendered.mask)
+
+
+def render_on_surface(
+    surface: np.ndarray,
+    positions_px: np.ndarray,
+    diameters_px: np.ndarray,
+    style: RenderStyle,
+    rng: np.random.Generator,
+    *,
+    dtype: type[np.uint8] | type[np.uint16] = np.uint8,
+    size_classes: int | None = _N_SIZE_CLASSES,
+) -> RenderedImage:
+    """Draw particles on a surface and acquire the image: the microscope part of a render.
+
+    Particles add ``style.particle_brightness`` × tanh(profile); then beam
+    blur, gain, offset and gamma, scan-line offsets and shot noise (``rng``).
+
+    Args:
+        surface: (H, W) float32 brightness of the bare surface, fractions of
+            full scale (e.g. :func:`carbon_surface`); not modified.
+        positions_px: (N, 2) finite particle centres x, y, px.
+        diameters_px: (N,) physical particle diameters, px (diameter_nm /
+            pixel_size_nm); drawn as bumps of FWHM ≈
+            :data:`FWHM_PER_DIAMETER` × diameter, at least :data:`MIN_DIAMETER_PX`.
+        style: appearance (only the particle and acquisition fields are used).
+        rng: random generator for the noise.
+        dtype: ``np.uint8`` or ``np.uint16``.
+        size_classes: number of log-spaced size classes particles are drawn
+            in (one blur each); ``None``: every distinct size exactly.
+
+    Returns:
+        :class:`RenderedImage` of the (H, W) image.
+    """
+    shape = surface.shape
+    positions = np.asarray(positions_px, np.float64).reshape(-1, 2)
+    density, sigmas = _particle_density(
+        shape, positions, np.asarray(diameters_px, np.float64), size_classes
+    )
+    image = surface + style.particle_brightness * np.tanh(density)
     image = cv2.GaussianBlur(image, (0, 0), style.blur_px)
     image = np.clip(style.offset + style.gain * image, 0.0, 1.0) ** style.gamma
     image += rng.normal(0.0, style.line_noise, (shape[0], 1)).astype(np.float32)
@@ -176,11 +303,35 @@ def render_sem(
 
     full_scale = np.iinfo(dtype).max
     out = np.round(np.clip(image, 0.0, 1.0) * full_scale).astype(dtype)
-    if databar:
-        if magnification is None:
-            magnification = magnification_for_pixel_size(pixel_size_nm, shape[1])
-        out = draw_databar(out, pixel_size_nm, magnification)
-    return out
+    diameters = _FWHM_PER_SIGMA * sigmas
+    return RenderedImage(out, positions, diameters, particle_mask(shape, positions, diameters))
+
+
+def particle_mask(
+    shape: tuple[int, int], positions_px: np.ndarray, diameters_px: np.ndarray
+) -> np.ndarray:
+    """(H, W) bool: pixels whose centre lies within diameter / 2 of a particle's centre.
+
+    Args:
+        shape: (H, W) of the field, px.
+        positions_px: (N, 2) centres x, y, px (pixel centres at integers).
+        diameters_px: (N,) diameters, px.
+    """
+    mask = np.zeros(shape, bool)
+    positions = np.asarray(positions_px, np.float64).reshape(-1, 2)
+    if positions.shape[0] == 0:
+        return mask
+    radii = 0.5 * np.asarray(diameters_px, np.float64)
+    reach = np.arange(-int(np.ceil(radii.max())), int(np.ceil(radii.max())) + 1)
+    cols = np.round(positions[:, 0])[:, None] + reach  # (N, K)
+    rows = np.round(positions[:, 1])[:, None] + reach
+    inside = (cols[:, None, :] - positions[:, 0, None, None]) ** 2 + (
+        rows[:, :, None] - positions[:, 1, None, None]
+    ) ** 2 <= radii[:, None, None] ** 2  # (N, K, K), [particle, row, column]
+    rows, cols = np.broadcast_arrays(rows[:, :, None], cols[:, None, :])
+    inside &= (rows >= 0) & (rows < shape[0]) & (cols >= 0) & (cols < shape[1])
+    mask[rows[inside].astype(np.int64), cols[inside].astype(np.int64)] = True
+    return mask
 
 
 def _surface(
@@ -190,11 +341,8 @@ def _surface(
     style: RenderStyle,
     rng: np.random.Generator,
 ) -> np.ndarray:
-    """(H, W) float32 brightness of the bare carbon surface."""
-    image = np.full(shape, style.background, np.float32)
-    # Texture: a broad undulation plus fine grain, both zero-mean.
-    image += style.texture * _smooth_noise(shape, 300.0, rng)
-    image += 0.5 * style.texture * _smooth_noise(shape, 2.0, rng)
+    """(H, W) float32 brightness of the carbon surface with the defect map's sheets and bends."""
+    image = carbon_surface(shape, style, rng)
     if defect_map is None:
         return image
     levels = rng.normal(0.0, 1.0, int(defect_map.sheet_index.max()) + 1).astype(np.float32)
@@ -216,7 +364,21 @@ def _surface(
     return image
 
 
-def _smooth_noise(shape: tuple[int, int], scale_px: float, rng: np.random.Generator) -> np.ndarray:
+def carbon_surface(
+    shape: tuple[int, int], style: RenderStyle, rng: np.random.Generator
+) -> np.ndarray:
+    """(H, W) float32 brightness of bare, flat carbon, fractions of full scale.
+
+    ``style.background`` plus zero-mean texture of amplitude ``style.texture``:
+    a broad undulation (over ~300 px) and half as much fine grain (~2 px).
+    """
+    image = np.full(shape, style.background, np.float32)
+    image += style.texture * smooth_noise(shape, 300.0, rng)
+    image += 0.5 * style.texture * smooth_noise(shape, 2.0, rng)
+    return image
+
+
+def smooth_noise(shape: tuple[int, int], scale_px: float, rng: np.random.Generator) -> np.ndarray:
     """(H, W) float32 noise with unit std, correlated over about ``scale_px``."""
     height, width = shape
     if scale_px <= 4.0:
@@ -231,29 +393,35 @@ def _smooth_noise(shape: tuple[int, int], scale_px: float, rng: np.random.Genera
 
 
 def _particle_density(
-    shape: tuple[int, int], positions: np.ndarray, diameters_px: np.ndarray
-) -> np.ndarray:
-    """(H, W) float32 sum of particle profiles, each peaking at ~1.
+    shape: tuple[int, int],
+    positions: np.ndarray,
+    diameters_px: np.ndarray,
+    size_classes: int | None = _N_SIZE_CLASSES,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(H, W) float32 sum of particle profiles, each peaking at ~1, and (N,) sigmas drawn, px.
 
     Each particle is splatted bilinearly at its sub-pixel position and blurred
     with a Gaussian of sigma = diameter / 2.5 (full width at half maximum ≈
-    diameter), grouped into size classes.
+    diameter), grouped into ``size_classes`` log-spaced classes (``None``:
+    one class per distinct sigma).
     """
     density = np.zeros(shape, np.float32)
     if positions.shape[0] == 0:
-        return density
-    # Secondary electrons leave from a few nm around the particle, so even the
-    # smallest particle shows as a blob of about 2 px.
-    sigmas = np.maximum(diameters_px / 2.5, 0.8)
-    edges = np.geomspace(sigmas.min(), sigmas.max() * 1.0001, _N_SIZE_CLASSES + 1)
-    size_class = np.clip(np.searchsorted(edges, sigmas, side="right") - 1, 0, _N_SIZE_CLASSES - 1)
+        return density, np.zeros(0)
+    sigmas = np.maximum(diameters_px / _DIAMETER_PER_SIGMA, _MIN_SIGMA_PX)
+    if size_classes is None:
+        class_sigmas, size_class = np.unique(sigmas, return_inverse=True)
+    else:
+        edges = np.geomspace(sigmas.min(), sigmas.max() * 1.0001, size_classes + 1)
+        class_sigmas = np.sqrt(edges[:-1] * edges[1:])
+        size_class = np.clip(np.searchsorted(edges, sigmas, side="right") - 1, 0, size_classes - 1)
     for k in np.unique(size_class):
         members = size_class == k
-        sigma = float(np.sqrt(edges[k] * edges[k + 1]))
+        sigma = float(class_sigmas[k])
         splat = _splat(shape, positions[members])
         blurred = cv2.GaussianBlur(splat, (0, 0), sigma)
         density += blurred * np.float32(2.0 * np.pi * sigma**2)
-    return density
+    return density, class_sigmas[size_class]
 
 
 def _splat(shape: tuple[int, int], positions: np.ndarray) -> np.ndarray:

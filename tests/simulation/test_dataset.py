@@ -34,8 +34,10 @@ def test_writes_every_file_with_paper_style_names(dataset):
         stem = item.image.removesuffix(".tif")
         assert item.sidecar == f"{stem}.txt"
         assert item.particles == f"{stem}.particles.csv"
+        assert item.particle_mask == f"{stem}.particles.png"
         assert item.masks == {name: f"{stem}.mask.{name}.png" for name in DEFECT_CLASSES}
-        for name in (item.image, item.sidecar, item.particles, *item.masks.values()):
+        files = (item.image, item.sidecar, item.particles, item.particle_mask, *item.masks.values())
+        for name in files:
             assert (out / name).is_file()
 
 
@@ -75,7 +77,7 @@ def test_masks_are_the_ground_truth_of_the_particles(dataset):
         assert layers.shape == (4, *SHAPE)
         assert set(np.unique(layers)) <= {0, 255}
         table = np.loadtxt(out / item.particles, delimiter=",", skiprows=1, ndmin=2)
-        assert (out / item.particles).read_text().startswith("x_px,y_px,state\n")
+        assert (out / item.particles).read_text().startswith("x_px,y_px,state,diameter_px\n")
         assert table.shape[0] == item.n_particles_on_surface > 0
         if item.label == "disordered":
             assert not layers.any()
@@ -92,6 +94,34 @@ def test_masks_are_the_ground_truth_of_the_particles(dataset):
         assert near_defect[y, x].mean() > 0.9
 
 
+def test_particle_files_read_back_as_the_truth(dataset):
+    out, items = dataset
+    for item in items:
+        truth = synthesize_image(
+            item.seed, item.label == "ordered", magnification=item.magnification, shape=SHAPE
+        )
+        table = np.loadtxt(out / item.particles, delimiter=",", skiprows=1, ndmin=2)
+        np.testing.assert_allclose(table[:, :2], truth.positions_px, atol=0.005 + 1e-9)
+        np.testing.assert_array_equal(table[:, 2], truth.state)
+        np.testing.assert_allclose(table[:, 3], truth.diameters_px, atol=0.005 + 1e-9)
+        mask = cv2.imread(str(out / item.particle_mask), cv2.IMREAD_UNCHANGED)
+        assert mask.dtype == np.uint8
+        np.testing.assert_array_equal(mask, truth.particle_mask.astype(np.uint8) * 255)
+
+
+def test_particle_mask_is_the_disks_of_the_particles(dataset):
+    out, items = dataset
+    for item in items:
+        table = np.loadtxt(out / item.particles, delimiter=",", skiprows=1, ndmin=2)
+        mask = cv2.imread(str(out / item.particle_mask), cv2.IMREAD_GRAYSCALE) > 0
+        x, y = np.round(table[:, :2]).astype(int).T
+        inside = (x >= 0) & (x < SHAPE[1]) & (y >= 0) & (y < SHAPE[0])
+        assert mask[y[inside], x[inside]].all()
+        # Overlapping particles share pixels, so the mask is at most their disks.
+        assert mask.sum() <= np.sum(np.pi * (table[:, 3] / 2 + 0.01) ** 2) * 1.1
+        assert mask.sum() > 0
+
+
 def test_manifest_lists_every_item(dataset):
     out, items = dataset
     manifest = json.loads((out / "manifest.json").read_text())
@@ -100,6 +130,7 @@ def test_manifest_lists_every_item(dataset):
     assert [entry["image"] for entry in manifest["items"]] == [item.image for item in items]
     for entry in manifest["items"]:
         assert entry["class"] in {"ordered", "disordered"}
+        assert entry["particle_mask"].endswith(".particles.png")
         assert entry["pixel_size_nm"] > 0
         assert entry["magnification"] > 0
         params = DepositionParams.from_dict(entry["mc_params"])
@@ -110,7 +141,7 @@ def test_same_seed_writes_the_same_files(dataset, tmp_path):
     out, items = dataset
     write_dataset(tmp_path, 4, seed=0, shape=SHAPE)
     for item in items:
-        for name in (item.image, item.particles, item.masks["grain_boundary"]):
+        for name in (item.image, item.particles, item.particle_mask, item.masks["grain_boundary"]):
             assert (tmp_path / name).read_bytes() == (out / name).read_bytes()
     assert (tmp_path / "manifest.json").read_text() == (out / "manifest.json").read_text()
 
@@ -121,6 +152,8 @@ def test_synthesize_image_with_databar():
     assert synthetic.defect_map.layers.shape == (4, *SHAPE)
     assert synthetic.params.n_steps == 50
     assert synthetic.positions_px.shape == (synthetic.state.size, 2)
+    assert synthetic.diameters_px.shape == (synthetic.state.size,)
+    assert synthetic.particle_mask.shape == SHAPE
 
 
 def test_command_line_writes_a_folder(tmp_path, capsys):

@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -12,7 +14,15 @@ from simulation.databar import (
     scale_bar_length_nm,
 )
 from simulation.defectmaps import smooth_defect_map
-from simulation.render import RenderStyle, jitter_positions, render_sem
+from simulation.render import (
+    FWHM_PER_DIAMETER,
+    MIN_DIAMETER_PX,
+    RenderStyle,
+    jitter_positions,
+    particle_mask,
+    render_sem,
+    render_sem_with_truth,
+)
 
 SHAPE = (200, 300)
 QUIET = RenderStyle(texture=0.0, photons_per_full_scale=1e6, line_noise=0.0)
@@ -48,6 +58,104 @@ def test_same_seed_same_image():
     first = render_sem(positions, 1.0, np.random.default_rng(7), shape=SHAPE)
     again = render_sem(positions, 1.0, np.random.default_rng(7), shape=SHAPE)
     np.testing.assert_array_equal(first, again)
+
+
+def _separated(rng, n, min_distance_px, shape=SHAPE, margin_px=10):
+    """(n, 2) random x, y at least ``min_distance_px`` apart, ``margin_px`` inside the field."""
+    points = []
+    while len(points) < n:
+        candidate = rng.uniform([margin_px] * 2, [shape[1] - margin_px, shape[0] - margin_px])
+        if all(np.hypot(*(candidate - point)) >= min_distance_px for point in points):
+            points.append(candidate)
+    return np.array(points)
+
+
+def _half_width(profile):
+    """Full width at half maximum above the median of a 1-D peak, px (linear interpolation)."""
+    base = np.median(profile)
+    half = base + (profile.max() - base) / 2
+    above = np.flatnonzero(profile > half)
+    first, last = above[0], above[-1]
+    left = first - (profile[first] - half) / (profile[first] - profile[first - 1])
+    right = last + (profile[last] - half) / (profile[last] - profile[last + 1])
+    return right - left
+
+
+def test_render_sem_is_the_image_of_render_sem_with_truth():
+    positions = np.random.default_rng(5).random((80, 2)) * [300, 200]
+    positions[::9] = np.nan
+    plain = render_sem(positions, 0.7, np.random.default_rng(6), shape=SHAPE, databar=True)
+    truth = render_sem_with_truth(
+        positions, 0.7, np.random.default_rng(6), shape=SHAPE, databar=True
+    )
+    np.testing.assert_array_equal(truth.image, plain)
+    drawn = np.isfinite(positions).all(axis=1)
+    np.testing.assert_array_equal(truth.particles_xy, positions[drawn])
+    assert truth.diameters_px.shape == (int(drawn.sum()),)
+    assert truth.mask.shape == SHAPE
+    assert truth.mask.dtype == bool
+
+
+def test_pixel_centres_are_at_integer_coordinates():
+    diameters = np.full(2, 4.0)
+    image = _render(np.array([[50.0, 60.0], [200.5, 100.0]]), diameters_nm=diameters)
+    assert np.unravel_index(np.argmax(image[40:80, 30:70]), (40, 40)) == (20, 20)
+    assert image[100, 200] == image[100, 201]
+    assert image[100, 200] > image[100, 199]
+
+
+def test_truth_centres_land_on_the_blobs():
+    rng = np.random.default_rng(8)
+    positions = _separated(rng, 40, 20.0)
+    truth = render_sem_with_truth(
+        positions, 1.0, rng, shape=SHAPE, diameters_nm=rng.uniform(2.0, 6.0, 40), style=QUIET
+    )
+    rows, cols = np.indices(SHAPE)
+    for (x, y), diameter in zip(truth.particles_xy, truth.diameters_px, strict=True):
+        disk = np.hypot(cols - x, rows - y) <= diameter / 2 + 1
+        centre = (np.abs(cols - round(x)) <= 1) & (np.abs(rows - round(y)) <= 1)
+        assert truth.image[centre].max() == truth.image[disk].max()
+
+
+def test_truth_diameters_are_the_drawn_half_widths():
+    sharp = replace(QUIET, blur_px=0.01, photons_per_full_scale=1e7)
+    diameters_nm = np.array([1.0, 2.0, 3.5, 5.0])
+    positions = np.array([[40.0, 100.0], [100.0, 100.0], [170.0, 100.0], [250.0, 100.0]])
+    truth = render_sem_with_truth(
+        positions,
+        0.5,
+        np.random.default_rng(0),
+        shape=SHAPE,
+        diameters_nm=diameters_nm,
+        style=sharp,
+        dtype=np.uint16,
+    )
+    assert truth.diameters_px.min() >= MIN_DIAMETER_PX - 1e-9
+    np.testing.assert_allclose(
+        truth.diameters_px, FWHM_PER_DIAMETER * diameters_nm / 0.5, rtol=0.15
+    )
+    for (x, _), diameter in zip(positions, truth.diameters_px, strict=True):
+        profile = truth.image[100, int(x) - 25 : int(x) + 26].astype(np.float64)
+        # A peak 2-3 px wide is measured to a few % by interpolating between pixels.
+        assert _half_width(profile) == pytest.approx(diameter, rel=0.03 if diameter > 4 else 0.08)
+
+
+def test_mask_covers_the_particles_disks():
+    rng = np.random.default_rng(9)
+    positions = _separated(rng, 60, 16.0)
+    truth = render_sem_with_truth(positions, 0.5, rng, shape=SHAPE, style=QUIET)
+    disks = np.sum(np.pi * (truth.diameters_px / 2) ** 2)
+    assert truth.mask.sum() == pytest.approx(disks, rel=0.1)
+    x, y = np.round(positions).astype(int).T
+    assert truth.mask[y, x].all()
+    assert not truth.mask[0].any()
+
+
+def test_particle_mask_is_the_disk_of_each_radius():
+    mask = particle_mask((9, 9), np.array([[4.0, 4.0], [-5.0, -5.0]]), np.array([4.0, 2.0]))
+    rows, cols = np.indices((9, 9))
+    np.testing.assert_array_equal(mask, np.hypot(cols - 4, rows - 4) <= 2.0)
+    assert not particle_mask((5, 5), np.empty((0, 2)), np.empty(0)).any()
 
 
 def test_sheet_borders_are_brightened():
