@@ -28,6 +28,7 @@ from their counts (sums of true positives, false positives and false
 negatives), not by averaging their ratios.
 """
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -287,6 +288,26 @@ def score_particles(
         detected_xy, truth_xy, truth_diameters_px, max_distance_px=max_distance_px
     )
     return score_matching(matching, detected_diameters_px, truth_diameters_px)
+
+
+def pooled(scores: Sequence[ParticleScore]) -> tuple[float, float, float]:
+    """Precision, recall and F1 of several images from their summed counts.
+
+    Example:
+        >>> a = score_particles(np.zeros((1, 2)), np.ones(1), np.zeros((1, 2)), np.ones(1))
+        >>> b = score_particles(np.zeros((0, 2)), np.ones(0), np.zeros((3, 2)), np.ones(3))
+        >>> tuple(round(value, 3) for value in pooled([a, b]))
+        (1.0, 0.25, 0.4)
+    """
+    tp = sum(score.true_positives for score in scores)
+    fp = sum(score.false_positives for score in scores)
+    fn = sum(score.false_negatives for score in scores)
+    nothing = tp + fp + fn == 0
+    return (
+        _ratio(tp, tp + fp, nothing),
+        _ratio(tp, tp + fn, nothing),
+        _ratio(2 * tp, 2 * tp + fp + fn, nothing),
+    )
 
 
 def _assign(

@@ -13,6 +13,7 @@ from nanomark.api.labels import OrderLabelViewSet
 from nanomark.api.labs import LabViewSet
 from nanomark.api.masks import DefectMaskViewSet
 from nanomark.api.notfound import api_not_found
+from nanomark.api.particlelabels import ParticleAnnotationViewSet
 from nanomark.api.registry import ModelVersionViewSet
 from nanomark.api.results import AnalysisRunViewSet
 from nanomark.api.samples import (
@@ -33,6 +34,9 @@ router.register("images", SEMImageViewSet, basename="api-image")
 router.register("calibration-changes", CalibrationChangeViewSet, basename="api-calibration-change")
 router.register("order-labels", OrderLabelViewSet, basename="api-order-label")
 router.register("defect-masks", DefectMaskViewSet, basename="api-defect-mask")
+router.register(
+    "particle-annotations", ParticleAnnotationViewSet, basename="api-particle-annotation"
+)
 router.register("analysis-runs", AnalysisRunViewSet, basename="api-analysis-run")
 router.register("models", ModelVersionViewSet, basename="api-model-version")
 router.register("monte-carlo-runs", MonteCarloRunViewSet, basename="api-monte-carlo-run")

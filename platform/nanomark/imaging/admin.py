@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
-from nanomark.imaging.models import DefectMask, OrderLabel, SEMImage
+from nanomark.imaging.models import DefectMask, OrderLabel, ParticleAnnotation, SEMImage
 
 
 @admin.register(SEMImage)
@@ -58,8 +58,10 @@ class OrderLabelAdmin(admin.ModelAdmin):
     autocomplete_fields = ["image", "annotator"]
 
 
-@admin.register(DefectMask)
-class DefectMaskAdmin(admin.ModelAdmin):
+@admin.register(DefectMask, ParticleAnnotation)
+class AnnotationAdmin(admin.ModelAdmin):
+    """Defect masks and particle labels: who drew them, who reviewed them."""
+
     list_display = ["image", "source", "annotator", "reviewer", "reviewed_at", "created_at"]
     list_filter = ["source", "image__lab", "reviewed_at"]
     search_fields = ["image__original_filename", "image__sample__code"]

@@ -6,7 +6,13 @@ import django_filters
 from nanomark.booleanfilters import BooleanFilter
 from nanomark.idfilters import IdFilter
 from nanomark.imaging.choices import AnnotationSource, OrderClass
-from nanomark.imaging.models import CalibrationChange, DefectMask, OrderLabel, SEMImage
+from nanomark.imaging.models import (
+    CalibrationChange,
+    DefectMask,
+    OrderLabel,
+    ParticleAnnotation,
+    SEMImage,
+)
 from nanomark.runs import RunStatus
 
 
@@ -70,15 +76,27 @@ class OrderLabelFilter(django_filters.FilterSet):
         return queryset
 
 
-class DefectMaskFilter(django_filters.FilterSet):
-    """Lab, image and source."""
+class _AnnotationFilter(django_filters.FilterSet):
+    """Lab, image and source of an image's annotations (masks, particle labels)."""
 
     lab = django_filters.CharFilter(field_name="image__lab__slug", label="Lab (slug)")
     image = IdFilter(field_name="image_id")
     source = django_filters.ChoiceFilter(choices=AnnotationSource.choices)
 
+
+class DefectMaskFilter(_AnnotationFilter):
+    """Lab, image and source."""
+
     class Meta:
         model = DefectMask
+        fields = []
+
+
+class ParticleAnnotationFilter(_AnnotationFilter):
+    """Lab, image and source."""
+
+    class Meta:
+        model = ParticleAnnotation
         fields = []
 
 

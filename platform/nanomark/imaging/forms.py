@@ -1,4 +1,5 @@
-"""Forms of the image pages: upload and its confirmation, order labels, defect masks."""
+"""Forms of the image pages: upload and its confirmation, order labels, defect masks,
+particle labels."""
 
 from collections.abc import Iterator
 
@@ -13,6 +14,7 @@ from analysis.maskfile import MaskFileError, read_mask_layers
 from nanomark.imaging.choices import OrderClass
 from nanomark.imaging.masks import mask_sizes
 from nanomark.imaging.models import OrderLabel, SEMImage
+from nanomark.imaging.particleannotations import ParticleLabelsRejected, read_particle_upload
 from nanomark.imaging.uploads import SIDECAR_SUFFIXES, InspectedFile, StagedUpload
 
 
@@ -183,5 +185,45 @@ class DefectMaskForm(forms.Form):
                 [(upload.name, upload.read()) for upload in uploads], mask_sizes(self.image)
             )
         except MaskFileError as exc:
+            raise ValidationError(str(exc)) from exc
+        return cleaned
+
+
+class ParticleAnnotationForm(forms.Form):
+    """Hand-labelled particles: a particle mask (PNG or TIFF) or a CSV of centres and diameters.
+
+    ``cleaned_data["mask"]`` is the frame-sized bool mask (None for a CSV) and
+    ``cleaned_data["particles"]`` the labelled particles
+    (:func:`nanomark.imaging.particleannotations.read_particle_upload`).
+    """
+
+    file = forms.FileField(
+        label="Particle mask or CSV",
+        help_text=(
+            "A mask (PNG or TIFF, any non-black pixel is particle; touching particles are "
+            "split) or a CSV with columns x_px, y_px and diameter_px (or diameter_nm)."
+        ),
+    )
+    note = forms.CharField(required=False, max_length=2000)
+
+    def __init__(self, *args, image: SEMImage, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.image = image
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        upload = cleaned.get("file")
+        if upload is None:
+            return cleaned
+        limit = settings.NANOMARK_MAX_UPLOAD_BYTES
+        if upload.size > limit:
+            raise ValidationError(
+                f"{upload.name}: {upload.size:,} bytes exceeds the {limit:,}-byte limit."
+            )
+        try:
+            cleaned["mask"], cleaned["particles"] = read_particle_upload(
+                self.image, upload.name, upload.read()
+            )
+        except ParticleLabelsRejected as exc:
             raise ValidationError(str(exc)) from exc
         return cleaned

@@ -19,6 +19,7 @@ from PIL import Image
 
 from analysis.databar import FieldBox
 from analysis.defects import DEFECT_CLASSES
+from analysis.particlelabels import LabelledParticles, read_particle_csv
 from nanomark.accounts.models import LabOwned
 from nanomark.accounts.querysets import LabScopedQuerySet
 from nanomark.imaging.choices import (
@@ -314,3 +315,48 @@ class DefectMask(models.Model):
             with field_file.open("rb") as handle:
                 layers.append(np.asarray(Image.open(io.BytesIO(handle.read())).convert("L")) > 127)
         return np.stack(layers)
+
+
+class ParticleAnnotation(models.Model):
+    """Hand-labelled particles of an image: their centres and diameters, and the mask drawn.
+
+    ``particles`` is always a CSV of ``x_px,y_px,diameter_px`` (frame pixels,
+    x = column, y = row); ``mask`` is the frame-sized particle mask (0
+    background, 255 particle) when the labels were drawn as one, empty when
+    they came as a CSV. A detector's particles are scored against it
+    (:mod:`analysis.particlescore`).
+    """
+
+    lab_path = "image__lab"
+
+    image = models.ForeignKey(
+        SEMImage, on_delete=models.CASCADE, related_name="particle_annotations"
+    )
+    particles = models.FileField(max_length=255, help_text="CSV x_px,y_px,diameter_px")
+    mask = models.FileField(max_length=255, blank=True, help_text="PNG, 255 = particle")
+    count = models.PositiveIntegerField(help_text="particles labelled")
+    source = models.CharField(
+        max_length=10, choices=AnnotationSource.choices, default=AnnotationSource.HUMAN
+    )
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    note = models.TextField(blank=True)
+
+    objects = LabScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["image", "-created_at"]
+
+    def __str__(self) -> str:
+        return f"Particle annotation of {self.image} ({self.count} particles)"
+
+    def load_particles(self) -> LabelledParticles:
+        """The labelled centres (M, 2) and diameters (M,), px, from the stored CSV."""
+        with self.particles.open("rb") as handle:
+            return read_particle_csv(handle.read(), name=self.particles.name)

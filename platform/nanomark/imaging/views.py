@@ -1,4 +1,5 @@
-"""Image pages: upload (inspect, then confirm), the image viewer, labels, masks, file downloads.
+"""Image pages: upload (inspect, then confirm), the image viewer, labels, masks, particle
+labels, file downloads.
 
 Every query is lab-scoped (another lab's image or sample is a 404) and every
 change needs write access to the object's lab (viewers get a 403). Media is
@@ -22,9 +23,14 @@ from nanomark.imaging.forms import (
     DefectMaskForm,
     ImageUploadForm,
     OrderLabelForm,
+    ParticleAnnotationForm,
 )
 from nanomark.imaging.masks import MaskRejected, store_defect_mask
-from nanomark.imaging.models import DefectMask, SEMImage
+from nanomark.imaging.models import DefectMask, ParticleAnnotation, SEMImage
+from nanomark.imaging.particleannotations import (
+    ParticleLabelsRejected,
+    store_particle_annotation,
+)
 from nanomark.imaging.storage import EXTENSIONS
 from nanomark.imaging.uploads import (
     STAGING_MAX_AGE_S,
@@ -53,6 +59,7 @@ def render_image_page(
     *,
     label_form: OrderLabelForm | None = None,
     mask_form: DefectMaskForm | None = None,
+    particle_form: ParticleAnnotationForm | None = None,
     calibration_form: CalibrationForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
@@ -64,6 +71,8 @@ def render_image_page(
         "masks": image.defect_masks.select_related("annotator", "reviewer"),
         "label_form": label_form or OrderLabelForm(),
         "mask_form": mask_form or DefectMaskForm(image=image),
+        "particle_annotations": image.particle_annotations.select_related("annotator", "reviewer"),
+        "particle_form": particle_form or ParticleAnnotationForm(image=image),
         "calibration_form": calibration_form or CalibrationForm.for_image(image),
         "calibration_changes": image.calibration_changes.select_related("changed_by"),
         # The analysis panel and overlays, from the results app (nanomark.pagesections).
@@ -114,6 +123,30 @@ def image_mask_upload(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, "Defect mask stored.")
             return redirect(image)
     return render_image_page(request, image, mask_form=form, status=400)
+
+
+@login_required
+@require_POST
+def image_particles_upload(request: HttpRequest, pk: int) -> HttpResponse:
+    """Store hand-labelled particles of the image (a particle mask or a CSV of centres)."""
+    image = image_or_404(request, pk)
+    require_write(request.user, image.lab_id)
+    form = ParticleAnnotationForm(request.POST, request.FILES, image=image)
+    if form.is_valid():
+        try:
+            annotation = store_particle_annotation(
+                image,
+                form.cleaned_data["particles"],
+                mask=form.cleaned_data["mask"],
+                annotator=request.user,
+                note=form.cleaned_data["note"],
+            )
+        except ParticleLabelsRejected as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"{annotation.count} labelled particles stored.")
+            return redirect(image)
+    return render_image_page(request, image, particle_form=form, status=400)
 
 
 @login_required
@@ -218,3 +251,15 @@ def mask_layer(request: HttpRequest, pk: int, layer: str) -> FileResponse:
     if layer not in DEFECT_CLASSES:
         raise Http404("No such defect class.")
     return FileResponse(getattr(mask, layer).open("rb"), content_type="image/png")
+
+
+@login_or_token_required
+@require_GET
+def particle_annotation_file(request: HttpRequest, pk: int, kind: str) -> FileResponse:
+    """A particle annotation's CSV (``x_px,y_px,diameter_px``) or its mask PNG."""
+    annotation = get_object_or_404(ParticleAnnotation.objects.restrict(request.user), pk=pk)
+    if kind == "mask":
+        if not annotation.mask:
+            raise Http404("These labels came as a CSV: there is no mask.")
+        return FileResponse(annotation.mask.open("rb"), content_type="image/png")
+    return FileResponse(annotation.particles.open("rb"), content_type="text/csv; charset=utf-8")

@@ -18,6 +18,7 @@ from nanomark.accounts.labcontext import require_write
 from nanomark.imaging.models import SEMImage
 from nanomark.results.current import current_analysis_runs
 from nanomark.results.models import AnalysisRun, DefectStatistic, OrderScore, ParticleStatistics
+from nanomark.results.particlescoring import score_run
 from nanomark.results.services import queue_analyses, retry_run
 from nanomark.runs import MAX_ATTEMPTS, RunStatus
 
@@ -43,8 +44,9 @@ def image_analysis(request: HttpRequest, image: SEMImage) -> dict:
         ``runs`` (newest first, with their model versions), ``current_run`` (the
         latest succeeded run or None), ``order_score``, ``defect_stats`` (in
         :data:`DEFECT_CLASSES` order), ``particles``, ``overlays`` (dicts of
-        ``key``, ``label``, ``colour``, ``url`` for each stored map) and
-        ``particles_url``.
+        ``key``, ``label``, ``colour``, ``url`` for each stored map),
+        ``particles_url`` and ``particle_scores`` ((annotation, ParticleScore)
+        of the current run's particles against each particle annotation).
     """
     runs = list(_runs_of(image))
     current = current_analysis_runs(AnalysisRun.objects.filter(image=image)).first()
@@ -57,6 +59,7 @@ def image_analysis(request: HttpRequest, image: SEMImage) -> dict:
         "particles": None,
         "overlays": [],
         "particles_url": "",
+        "particle_scores": [],
     }
     if current is None:
         return context
@@ -88,6 +91,10 @@ def image_analysis(request: HttpRequest, image: SEMImage) -> dict:
     context.update(order_score=score, defect_stats=stats, particles=particles, overlays=overlays)
     if particles is not None and particles.positions:
         context["particles_url"] = reverse("analysis-particles", args=[current.pk])
+        context["particle_scores"] = [
+            (annotation, score_run(current, annotation))
+            for annotation in image.particle_annotations.select_related("annotator")
+        ]
     return context
 
 
