@@ -17,7 +17,7 @@ from nanomark.exports.columns import ANALYSIS_COLUMNS, DEFECT_COLUMNS, Column, T
 from nanomark.exports.filters import ImageExportFilter, SampleExportFilter
 from nanomark.exports.rows import image_table, sample_table
 from nanomark.exports.writers import FORMATS, write_csv, write_json, write_parquet
-from nanomark.imaging.models import SEMImage
+from nanomark.imaging.models import ParticleAnnotation, SEMImage
 from nanomark.registry.choices import ModelTask
 from nanomark.registry.models import ModelVersion
 from nanomark.results.models import AnalysisRun, DefectStatistic, OrderScore, ParticleStatistics
@@ -209,6 +209,14 @@ def test_it_leaves_out_other_labs_rows_and_columns(data):
         assert not [name for name in names if "secret" in name]
         assert {row[0] for row in table.rows} == {"lab-a"}
     assert [row["filename"] for row in _records(image_table(data["bob"]))] == ["b1.tif"]
+
+
+def test_an_image_row_counts_its_latest_particle_labels(data):
+    image = SEMImage.objects.get(original_filename="i1.tif")
+    for count in (12, 7):  # the later labels count
+        ParticleAnnotation.objects.create(image=image, particles=f"l{count}.csv", count=count)
+    rows = {row["filename"]: row for row in _records(image_table(data["alice"]))}
+    assert [rows[name]["labelled_particles"] for name in ("i1.tif", "i2.tif")] == [7, None]
 
 
 @pytest.mark.parametrize(

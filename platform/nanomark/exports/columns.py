@@ -58,6 +58,7 @@ IMAGE_COLUMNS = _columns(
     ("filename", "str"),
     ("pixel_size_nm", "float"),
     ("acquired_at", "datetime"),
+    ("labelled_particles", "int"),
 )
 IMAGE_FIELDS = (
     "lab__slug",
@@ -69,6 +70,8 @@ IMAGE_FIELDS = (
     "original_filename",
     "pixel_size_nm",
     "acquired_at",
+    # Annotated by nanomark.exports.rows: the latest particle labels' count.
+    "labelled_particles",
 )
 IMAGE_KEY = itemgetter(1, 5)
 

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from operator import itemgetter
 from typing import Any
 
-from django.db.models import F, FilteredRelation, Q, QuerySet
+from django.db.models import F, FilteredRelation, OuterRef, Q, QuerySet, Subquery
 
 from analysis.defects import DEFECT_CLASSES
 from nanomark.exports.columns import (
@@ -47,7 +47,7 @@ from nanomark.exports.columns import (
     Table,
 )
 from nanomark.imaging.counts import with_image_counts
-from nanomark.imaging.models import SEMImage
+from nanomark.imaging.models import ParticleAnnotation, SEMImage
 from nanomark.results.current import current_analysis_runs
 from nanomark.results.models import AnalysisRun
 from nanomark.samples.models import (
@@ -209,7 +209,14 @@ def image_table(user, images: QuerySet | None = None) -> Table:
     no_analysis = (None,) * (len(ANALYSIS_COLUMNS) + len(DEFECT_COLUMNS))
 
     def rows() -> Iterator[tuple]:
-        images = _stream(chosen, IMAGE_FIELDS, ["sample_id", "pk"])
+        latest_labels = ParticleAnnotation.objects.filter(image=OuterRef("pk")).order_by(
+            "-created_at", "-pk"
+        )
+        images = _stream(
+            chosen.annotate(labelled_particles=Subquery(latest_labels.values("count")[:1])),
+            IMAGE_FIELDS,
+            ["sample_id", "pk"],
+        )
         analyses = _OrderedGroups(_analyses(user, image__in=ids), itemgetter(0, 1))
         sample_conditions = conditions.open()
         sample_id, sample_values = None, ()
