@@ -6,13 +6,27 @@ so the smallest particles (1-2 px) are not lost to downsampling. The
 responses ``-sigma^2 ∇²G_sigma * image`` are computed for all scales from one
 FFT of the (reflect-padded) image with the exact Gaussian transfer function,
 which costs the same at every sigma. A particle is a local maximum of the
-response in space and scale that is
+response in space and scale whose prominence passes a floor per scale. With
+an explicit ``threshold`` (the old fixed setting) the floor is the larger of
+``threshold / 2`` (a Gaussian blob of peak contrast c gives c / 2 at its own
+scale) and :data:`MIN_SNR` times the response noise of its scale (a robust
+standard deviation over the image). By default (``threshold=None``) there is
+no absolute contrast; the floor is estimated per image:
 
-* prominent by at least ``threshold / 2`` (a Gaussian blob of peak contrast
-  c above its surroundings gives c / 2 at its own scale, whatever its size);
-* prominent by at least :data:`MIN_SNR` times the response noise of its
-  scale (a robust standard deviation over the image), so that shot noise is
-  not counted.
+* the response noise of each scale, as above (shot noise, scan lines and
+  texture together), so faint particles on a quiet surface count;
+* the least SNR, from the dark blobs: noise and texture make dark blobs as
+  readily as bright ones, particles only bright ones, so the count of dark
+  scale-space maxima above an SNR estimates the noise among the bright ones.
+  The SNR is the lowest in :data:`_SNR_RANGE` where that estimate is at most
+  :data:`_FALSE_SHARE` of the bright count; strong texture lowers it to
+  about 3.5, a bare surface keeps :data:`MIN_SNR`. The finest scale keeps
+  :data:`MIN_SNR`: single-pixel shot noise has a heavier bright tail than
+  dark one, which the dark blobs would miss.
+
+A detection holding two or more finer maxima with a dip between them (two
+touching particles respond most at one coarser scale between them) is
+replaced by those; this helps a little, most merged pairs still merge.
 
 Prominence is the peak less the response two sigmas away along the peak's
 flattest direction (the lower of the two sides): a particle stands out in
@@ -75,6 +89,16 @@ _PROMINENCE_SIGMAS = 2.0
 # Reflect padding of the image before the FFT, in units of the largest sigma.
 _PAD_SIGMAS = 4.0
 _NM2_PER_UM2 = 1e6
+# Least response noise assumed (a noise-free image would otherwise find the filters' ringing):
+# one grey level of an 8-bit image.
+_MIN_NOISE = 1.0 / 255
+# Adaptive threshold: the least SNR lies in this range.
+_SNR_RANGE = (3.0, MIN_SNR)
+# Merged pairs are looked for this many scales finer; the response between must dip this low.
+_SPLIT_SCALES = 2
+_SPLIT_DIP = 0.8
+# Largest estimated share of noise among the detections.
+_FALSE_SHARE = 0.05
 
 
 @dataclass(frozen=True)
@@ -130,7 +154,7 @@ def detect_particles(
     *,
     min_diameter_nm: float = 1.0,
     max_diameter_nm: float = 12.0,
-    threshold: float = 0.1,
+    threshold: float | None = None,
 ) -> Particles:
     """Find bright round particles with a LoG scale space (see the module docstring).
 
@@ -143,7 +167,9 @@ def detect_particles(
             is larger).
         max_diameter_nm: largest diameter, nm; larger blobs are not reported.
         threshold: least peak contrast of a particle over its surroundings,
-            fraction of full scale (0..1).
+            fraction of full scale (0..1), with the fixed :data:`MIN_SNR`
+            floor; ``None`` (default): no absolute contrast, the floor is
+            estimated from the image (see the module docstring).
 
     Returns:
         :class:`Particles`, most prominent first.
@@ -162,7 +188,7 @@ def detect_particles(
         raise ValueError(
             f"need 0 < min_diameter_nm <= max_diameter_nm, got {min_diameter_nm}, {max_diameter_nm}"
         )
-    if not 0 < threshold < 1:
+    if threshold is not None and not 0 < threshold < 1:
         raise ValueError(f"threshold must be in (0, 1), got {threshold}")
 
     sigma_min = max(min_diameter_nm / pixel_size_nm / FWHM_PER_SIGMA, _MIN_SIGMA_PX)
@@ -171,18 +197,135 @@ def detect_particles(
     # One scale more above the range: a maximum must fall off on both sides to count.
     sigmas = sigma_min * _SCALE_STEP ** np.arange(n_scales + 1)
     responses = _log_responses(unit, sigmas)
-    floors = np.array([max(threshold / 2.0, MIN_SNR * _robust_std(r)) for r in responses])
-
-    scale, y, x = _scale_space_maxima(responses, floors)
-    inside = scale < n_scales
-    positions, sigma_px, prominence = _describe(
-        responses, sigmas, scale[inside], y[inside], x[inside]
-    )
-    distinct = prominence >= floors[scale[inside]]
-    order = np.argsort(-prominence[distinct], kind="stable")
-    positions, diameters_px = positions[distinct][order], FWHM_PER_SIGMA * sigma_px[distinct][order]
+    noise = np.array([_robust_std(r) for r in responses])
+    if threshold is None:
+        noise = np.maximum(noise, _MIN_NOISE)
+        # The finest scale sees single-pixel shot noise, whose bright tail is heavier
+        # than its dark one: there the dark blobs cannot tell the noise, so its floor stays.
+        floors = noise * np.where(np.arange(sigmas.size) == 0, MIN_SNR, _SNR_RANGE[0])
+        positions, sigma_px, prominence, scale = _blobs(responses, sigmas, floors, n_scales)
+        dark = _blobs(-responses, sigmas, floors, n_scales)
+        snr = prominence / noise[scale]
+        fine = scale == 0
+        dark_snr = (dark[2] / noise[dark[3]])[dark[3] > 0]
+        least_snr = _adaptive_snr(snr[~fine], dark_snr)
+        distinct = np.where(fine, snr >= MIN_SNR, snr >= least_snr)
+        positions, sigma_px, prominence = _split_merged(
+            responses,
+            sigmas,
+            least_snr * noise,
+            positions[distinct],
+            sigma_px[distinct],
+            prominence[distinct],
+            scale[distinct],
+        )
+    else:
+        floors = np.maximum(threshold / 2.0, MIN_SNR * noise)
+        positions, sigma_px, prominence, _ = _blobs(responses, sigmas, floors, n_scales)
+    order = np.argsort(-prominence, kind="stable")
+    positions, diameters_px = positions[order], FWHM_PER_SIGMA * sigma_px[order]
     kept = _suppress_overlaps(positions, diameters_px)
     return Particles(positions_xy=positions[kept], diameters_nm=diameters_px[kept] * pixel_size_nm)
+
+
+def _blobs(
+    responses: np.ndarray, sigmas: np.ndarray, floors: np.ndarray, n_scales: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Scale-space maxima inside the scale range whose prominence reaches their scale's floor.
+
+    Returns:
+        (N, 2) x, y in px; (N,) sigma in px; (N,) prominence; (N,) int scale index.
+    """
+    scale, y, x = _scale_space_maxima(responses, floors)
+    inside = scale < n_scales
+    scale, y, x = scale[inside], y[inside], x[inside]
+    positions, sigma_px, prominence = _describe(responses, sigmas, scale, y, x)
+    distinct = prominence >= floors[scale]
+    return positions[distinct], sigma_px[distinct], prominence[distinct], scale[distinct]
+
+
+def _split_merged(
+    responses: np.ndarray,
+    sigmas: np.ndarray,
+    floors: np.ndarray,
+    positions: np.ndarray,
+    sigma_px: np.ndarray,
+    prominence: np.ndarray,
+    scale: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Detections that hold two or more distinct finer blobs, replaced by those blobs.
+
+    Two touching particles respond most at a scale between them, so the scale
+    space holds one maximum at their midpoint. At a finer scale the pair shows
+    as two spatial maxima above the floor with a dip between them.
+    """
+    out_xy, out_sigma, out_prom = [positions], [sigma_px], [prominence]
+    keep = np.ones(prominence.size, bool)
+    peaks = {}
+    for i in np.flatnonzero(scale >= _SPLIT_SCALES):
+        finer = scale[i] - _SPLIT_SCALES
+        if finer not in peaks:
+            points = _spatial_maxima(responses[finer], floors[finer])
+            peaks[finer] = (points, cKDTree(points) if len(points) else None)
+        points, tree = peaks[finer]
+        if tree is None:
+            continue
+        radius = 0.5 * FWHM_PER_SIGMA * sigma_px[i]
+        near = points[tree.query_ball_point(positions[i], radius)]
+        if len(near) < 2:
+            continue
+        r = responses[finer]
+        value = r[near[:, 1].astype(int), near[:, 0].astype(int)]
+        near, value = near[np.argsort(-value)], np.sort(value)[::-1]
+        chosen = [0]
+        for j in range(1, len(near)):
+            if all(_dip(r, near[j], near[k], min(value[j], value[k])) for k in chosen):
+                chosen.append(j)
+        if len(chosen) >= 2:
+            keep[i] = False
+            out_xy.append(near[chosen])
+            out_sigma.append(np.full(len(chosen), sigmas[finer]))
+            out_prom.append(value[chosen])
+    out_xy[0], out_sigma[0], out_prom[0] = positions[keep], sigma_px[keep], prominence[keep]
+    return np.concatenate(out_xy), np.concatenate(out_sigma), np.concatenate(out_prom)
+
+
+def _spatial_maxima(response: np.ndarray, floor: float) -> np.ndarray:
+    """(K, 2) float64 x, y of interior 3 x 3 maxima of (H, W) ``response`` of at least ``floor``."""
+    y, x = np.nonzero(response[1:-1, 1:-1] >= floor)
+    y, x = y + 1, x + 1
+    value = response[y, x]
+    is_max = np.ones(y.size, bool)
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            if dy or dx:
+                is_max &= value >= response[y + dy, x + dx]
+    return np.column_stack([x[is_max], y[is_max]]).astype(np.float64)
+
+
+def _dip(response: np.ndarray, a: np.ndarray, b: np.ndarray, lower_peak: float) -> bool:
+    """Whether the response dips below :data:`_SPLIT_DIP` of the lower peak between points a, b."""
+    t = np.linspace(0.2, 0.8, 7)[:, None]
+    line = a + t * (b - a)
+    along = ndimage.map_coordinates(response, [line[:, 1], line[:, 0]], order=1)
+    return bool(along.min() < _SPLIT_DIP * lower_peak)
+
+
+def _adaptive_snr(bright: np.ndarray, dark: np.ndarray) -> float:
+    """Least SNR at which the dark blobs (noise only) are few against the bright ones.
+
+    Noise and texture make dark blobs as readily as bright ones; particles are
+    only bright. So the count of dark blobs above an SNR estimates how many
+    bright blobs above it are noise, and the threshold is the lowest SNR in
+    :data:`_SNR_RANGE` where that estimate is at most :data:`_FALSE_SHARE` of
+    the bright count.
+    """
+    low, high = _SNR_RANGE
+    levels = np.sort(bright[(bright >= low) & (bright <= high)])
+    n_bright = bright.size - np.searchsorted(np.sort(bright), levels, side="left")
+    n_dark = dark.size - np.searchsorted(np.sort(dark), levels, side="left")
+    good = (n_dark + 1) <= _FALSE_SHARE * n_bright
+    return float(levels[np.argmax(good)]) if good.any() else high
 
 
 def particle_statistics(

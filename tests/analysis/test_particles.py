@@ -234,3 +234,71 @@ def test_statistics_reject_diameters_that_do_not_match_the_positions():
     particles = Particles(np.array([[1.0, 1.0], [5.0, 5.0]]), np.array([2.0]))
     with pytest.raises(ValueError, match="2 positions"):
         particle_statistics(particles, 10, 10, 1.0)
+
+
+def _scene_f1(background, median_px, seed, contrast=None, **kwargs):
+    from analysis.particlescore import score_particles
+    from simulation.particlescene import SizeDistribution, render_particle_scene
+
+    scene = render_particle_scene(
+        shape=(384, 384),
+        diameters=SizeDistribution(median_px, 0.15, 2.0, 20.0),
+        background=background,
+        n_particles=80,
+        seed=seed,
+        background_contrast=contrast,
+    )
+    found = detect_particles(scene.image, 1.0, max_diameter_nm=24.0, **kwargs)
+    return score_particles(
+        found.positions_xy, found.diameters_nm, scene.particles_xy, scene.diameters_px
+    ).f1
+
+
+@pytest.mark.parametrize(
+    ("background", "contrast", "least_f1"),
+    [
+        ("textured", None, 0.5),  # strong texture (std 0.1): 0.3-0.4 with threshold=0.1
+        ("textured", 0.05, 0.75),
+        ("bright_sheet", None, 0.75),
+        ("graded", None, 0.75),
+    ],
+)
+def test_small_particles_are_found_on_hard_backgrounds_without_tuning(
+    background, contrast, least_f1
+):
+    # Held-out seeds (the detector was tuned on others); 3-5 px particles.
+    f1 = np.mean([_scene_f1(background, 4.0, seed, contrast) for seed in (501, 502)])
+    assert f1 >= least_f1
+
+
+def test_adaptive_threshold_beats_the_fixed_one_on_texture():
+    adaptive = np.mean([_scene_f1("textured", 4.0, seed) for seed in (503, 504)])
+    fixed = np.mean([_scene_f1("textured", 4.0, seed, threshold=0.1) for seed in (503, 504)])
+    assert adaptive >= fixed + 0.15
+
+
+@pytest.mark.xfail(strict=True, reason="two equal blobs 1.1 diameters apart still merge (issue 14)")
+def test_touching_pair_is_split():
+    # Two 8-px particles whose edges touch respond most at one coarser scale between them.
+    y, x = np.mgrid[:80, :80]
+    image = np.full((80, 80), 0.2)
+    for cx in (35.5, 44.5):  # 1.1 diameters apart, as the scenes draw pairs
+        image += 0.5 * np.exp(-((x - cx) ** 2 + (y - 40.0) ** 2) / (2 * 3.4**2))
+    image += np.random.default_rng(6).normal(0, 0.01, image.shape)
+    found = detect_particles(np.clip(image, 0, 1), 1.0)
+    assert len(found.diameters_nm) == 2
+    np.testing.assert_allclose(np.sort(found.positions_xy[:, 0]), [35.5, 44.5], atol=1.0)
+
+
+def test_faint_particles_are_found_below_the_old_fixed_contrast():
+    # Peak contrast 0.06 on a quiet surface: under threshold=0.1, above the noise.
+    rng = np.random.default_rng(8)
+    truth = _separated(rng, 60, 14.0)
+    y, x = np.mgrid[: SHAPE[0], : SHAPE[1]]
+    image = np.full(SHAPE, 0.3)
+    for cx, cy in truth:
+        image += 0.06 * np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * 1.5**2))
+    image = np.clip(image + rng.normal(0, 0.004, SHAPE), 0, 1)
+    assert len(detect_particles(image, 1.0, threshold=0.1).diameters_nm) == 0
+    _, hit = _match(detect_particles(image, 1.0), truth)
+    assert hit.mean() >= 0.95
