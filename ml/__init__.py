@@ -6,7 +6,9 @@ Modules, by topic:
 
 * :mod:`ml.registry` — ``MODELS`` and ``create_model(task, architecture, encoder)``;
   the families are :mod:`ml.classifiers` (ResNet34, VGG-13, AlexNet),
-  :mod:`ml.segmenters` (smp FPN / U-Net) and :mod:`ml.embedder`; every model
+  :mod:`ml.segmenters` (smp FPN / U-Net), :mod:`ml.embedder` and
+  :mod:`ml.particles` (native-resolution particle U-Net: training, tiled
+  inference, watershed instances, k-fold scores); every model
   carries the :class:`ml.spec.ModelSpec` that rebuilds it.
 * :mod:`ml.data` (records, preprocessing to a physical scale, datasets) and
   :mod:`ml.augment` (the paper's augmentations).

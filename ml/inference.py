@@ -50,7 +50,7 @@ def _device_of(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
 
 
-def _pad_to(unit: np.ndarray, height: int, width: int) -> np.ndarray:
+def pad_to(unit: np.ndarray, height: int, width: int) -> np.ndarray:
     """Reflect-pad an (h, w) image at the bottom and right to at least (height, width)."""
     pad_y, pad_x = max(0, height - unit.shape[0]), max(0, width - unit.shape[1])
     if not pad_y and not pad_x:
@@ -76,7 +76,7 @@ def score_prepared(
     model.eval()
     device = _device_of(model)
     padded = [
-        _pad_to(u, max(u.shape[0], MIN_CLASSIFIER_SIDE_PX), max(u.shape[1], MIN_CLASSIFIER_SIDE_PX))
+        pad_to(u, max(u.shape[0], MIN_CLASSIFIER_SIDE_PX), max(u.shape[1], MIN_CLASSIFIER_SIDE_PX))
         for u in units
     ]
     scores = np.zeros(len(padded))
@@ -119,7 +119,7 @@ def predict_orders(
     return score_prepared(model, units, batch_size)
 
 
-def _tiling(length: int, tile: int, overlap: int) -> tuple[int, list[int]]:
+def tile_starts(length: int, tile: int, overlap: int) -> tuple[int, list[int]]:
     """Tile side and start offsets that cover ``length`` with near-equal overlapping tiles.
 
     The side is a multiple of :data:`ml.segmenters.INPUT_MULTIPLE`; a length that
@@ -134,7 +134,7 @@ def _tiling(length: int, tile: int, overlap: int) -> tuple[int, list[int]]:
     return side, sorted(set(starts.tolist()))
 
 
-def _ramp(side: int, overlap: int) -> np.ndarray:
+def blend_ramp(side: int, overlap: int) -> np.ndarray:
     """(side,) blending weights of a tile along one axis.
 
     Near zero within ``overlap / 4`` of either end (where zero padding and the
@@ -176,12 +176,14 @@ def segment_prepared(
     model.eval()
     device = _device_of(model)
     height, width = unit.shape
-    tile_h, starts_y = _tiling(height, tile_size, overlap)
-    tile_w, starts_x = _tiling(width, tile_size, overlap)
-    padded = _pad_to(unit, tile_h, tile_w)
+    tile_h, starts_y = tile_starts(height, tile_size, overlap)
+    tile_w, starts_x = tile_starts(width, tile_size, overlap)
+    padded = pad_to(unit, tile_h, tile_w)
     # Blending happens on the model's device: on a GPU, a large image's maps
     # would otherwise spend longer in NumPy than in the network.
-    weight = torch.from_numpy(np.outer(_ramp(tile_h, overlap), _ramp(tile_w, overlap))).to(device)
+    weight = torch.from_numpy(
+        np.outer(blend_ramp(tile_h, overlap), blend_ramp(tile_w, overlap))
+    ).to(device)
     total = torch.zeros((4, *padded.shape), dtype=torch.float32, device=device)
     weights = torch.zeros(padded.shape, dtype=torch.float32, device=device)
     corners = [(y, x) for y in starts_y for x in starts_x]
@@ -245,7 +247,7 @@ def order_with_saliency(
     model.eval()
     unit = prepare_image(image, pixel_size_nm, model.target_nm_per_px)
     height, width = unit.shape
-    padded = _pad_to(unit, MIN_CLASSIFIER_SIDE_PX, MIN_CLASSIFIER_SIDE_PX)
+    padded = pad_to(unit, MIN_CLASSIFIER_SIDE_PX, MIN_CLASSIFIER_SIDE_PX)
     x = to_tensor(padded).to(_device_of(model)).requires_grad_(True)
     with torch.enable_grad():
         score = torch.sigmoid(model(x)).sum()
@@ -291,7 +293,7 @@ def patch_embeddings(
     """
     stride = stride_px or patch_size_px
     factor = scale_factor(pixel_size_nm, model.target_nm_per_px)
-    unit = _pad_to(
+    unit = pad_to(
         prepare_image(image, pixel_size_nm, model.target_nm_per_px), patch_size_px, patch_size_px
     )
     ys = range(0, unit.shape[0] - patch_size_px + 1, stride)

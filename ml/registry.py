@@ -17,11 +17,18 @@ from typing import Any
 
 from torch import nn
 
-from ml import classifiers, segmenters
+from ml import classifiers, particles, segmenters
 from ml.classifiers import OrderClassifier
 from ml.embedder import PatchEmbedder
+from ml.particles import ParticleSegmenter
 from ml.segmenters import DefectSegmenter
-from ml.spec import DEFECT_SEGMENTER, ORDER_CLASSIFIER, PATCH_EMBEDDER, ModelSpec
+from ml.spec import (
+    DEFECT_SEGMENTER,
+    ORDER_CLASSIFIER,
+    PARTICLE_SEGMENTER,
+    PATCH_EMBEDDER,
+    ModelSpec,
+)
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,11 @@ MODELS: dict[str, TaskModels] = {
         segmenters.DEFAULT_ENCODER,
     ),
     PATCH_EMBEDDER: TaskModels(PatchEmbedder, {name: () for name in classifiers.ARCHITECTURES}),
+    PARTICLE_SEGMENTER: TaskModels(
+        ParticleSegmenter,
+        {name: particles.ENCODERS for name in particles.ARCHITECTURES},
+        particles.DEFAULT_ENCODER,
+    ),
 }
 
 
@@ -57,11 +69,12 @@ def create_model(
     """Build an untrained model; no weights are downloaded.
 
     Args:
-        task: ``"order_classifier"``, ``"defect_segmenter"`` or ``"patch_embedder"``.
+        task: ``"order_classifier"``, ``"defect_segmenter"``, ``"patch_embedder"`` or
+            ``"particle_segmenter"``.
         architecture: a name from ``MODELS[task].architectures``.
         encoder: for segmenters, one of the architecture's encoders (default
-            ``resnet34``); ``None`` (or ``""``, as a database stores "none") for
-            the other tasks.
+            ``resnet34``; ``mobilenet_v2`` for particles); ``None`` (or ``""``, as
+            a database stores "none") for the other tasks.
         **kwargs: constructor arguments of the model class (e.g. ``dropout``,
             ``target_nm_per_px``, ``dim``).
 

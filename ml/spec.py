@@ -12,7 +12,8 @@ from typing import Any
 ORDER_CLASSIFIER = "order_classifier"
 DEFECT_SEGMENTER = "defect_segmenter"
 PATCH_EMBEDDER = "patch_embedder"
-TASKS = (ORDER_CLASSIFIER, DEFECT_SEGMENTER, PATCH_EMBEDDER)
+PARTICLE_SEGMENTER = "particle_segmenter"
+TASKS = (ORDER_CLASSIFIER, DEFECT_SEGMENTER, PATCH_EMBEDDER, PARTICLE_SEGMENTER)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,12 @@ def _small_kwargs(task, architecture):
 
 
 def test_registry_covers_the_platform_tasks():
-    assert tuple(MODELS) == TASKS == ("order_classifier", "defect_segmenter", "patch_embedder")
+    assert (
+        tuple(MODELS)
+        == TASKS
+        == ("order_classifier", "defect_segmenter", "patch_embedder", "particle_segmenter")
+    )
+    assert set(MODELS["particle_segmenter"].architectures) == {"unet", "fpn"}
     assert set(MODELS["order_classifier"].architectures) == {"resnet34", "vgg13", "alexnet"}
     assert set(MODELS["defect_segmenter"].architectures) == {"fpn", "unet"}
     assert set(MODELS["defect_segmenter"].architectures["fpn"]) >= {"resnet34", "se_resnet50"}
@@ -93,6 +98,8 @@ def test_every_model_builds_offline_and_runs_a_forward_pass(
         assert out.shape == (2, 4, 64, 64)
         probabilities = torch.sigmoid(out)
         assert ((probabilities >= 0) & (probabilities <= 1)).all()
+    elif task == "particle_segmenter":
+        assert out.shape == (2, 1, 64, 64)  # particle logits at full resolution
     else:
         assert out.shape == (2, model.dim)
         torch.testing.assert_close(out.norm(dim=1), torch.ones(2))
