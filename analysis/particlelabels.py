@@ -188,6 +188,24 @@ def particles_from_mask(
     return LabelledParticles(np.column_stack([x, y]), 2.0 * np.sqrt(area / math.pi))
 
 
+def write_particle_csv(
+    xy: np.ndarray, diameters: np.ndarray, diameter_column: str = "diameter_px"
+) -> bytes:
+    """Particles as a CSV ``x_px,y_px,<diameter_column>``, 2 decimals (see read_particle_csv).
+
+    Args:
+        xy: (M, 2) centres x, y, px.
+        diameters: (M,) diameters, in the unit ``diameter_column`` names
+            (``diameter_px`` or ``diameter_nm``).
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["x_px", "y_px", diameter_column])
+    for (x, y), diameter in zip(xy, diameters, strict=True):
+        writer.writerow([f"{x:.2f}", f"{y:.2f}", f"{diameter:.2f}"])
+    return buffer.getvalue().encode("ascii")
+
+
 def read_particle_csv(
     data: str | bytes,
     *,

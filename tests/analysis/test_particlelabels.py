@@ -12,6 +12,7 @@ from analysis.particlelabels import (
     particles_from_mask,
     read_particle_csv,
     read_particle_mask,
+    write_particle_csv,
 )
 from analysis.particlescore import score_particles
 from tests.factories import pages_tiff, png_bytes, tiff_bytes
@@ -266,3 +267,13 @@ def test_csv_row_limit():
 
 def test_the_docstring_examples_run():
     assert doctest.testmod(particlelabels).failed == 0
+
+
+def test_a_written_csv_reads_back_to_the_same_particles():
+    xy = np.array([[1.234, 5.0], [10.0, 20.5]])
+    diameters = np.array([3.0, 4.567])
+    particles = read_particle_csv(write_particle_csv(xy, diameters))
+    np.testing.assert_allclose(particles.xy, xy.round(2))
+    np.testing.assert_allclose(particles.diameters_px, diameters.round(2))
+    in_nm = read_particle_csv(write_particle_csv(xy, diameters, "diameter_nm"), pixel_size_nm=2.0)
+    np.testing.assert_allclose(in_nm.diameters_px, diameters.round(2) / 2)

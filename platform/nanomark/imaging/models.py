@@ -270,19 +270,11 @@ class OrderLabel(models.Model):
         return new, not earlier
 
 
-class DefectMask(models.Model):
-    """Four binary layers marking defects on an image, in :data:`DEFECT_CLASSES` order.
-
-    Each layer is a PNG (0 = background, 255 = defect) of the image's size.
-    """
+class ReviewedAnnotation(models.Model):
+    """What a drawn annotation of an image records besides its files: who, when, reviewed."""
 
     lab_path = "image__lab"
 
-    image = models.ForeignKey(SEMImage, on_delete=models.CASCADE, related_name="defect_masks")
-    sheet_border = models.FileField(max_length=255)
-    grain_boundary = models.FileField(max_length=255)
-    topological_defect = models.FileField(max_length=255)
-    point_defect = models.FileField(max_length=255)
     source = models.CharField(
         max_length=10, choices=AnnotationSource.choices, default=AnnotationSource.HUMAN
     )
@@ -299,7 +291,21 @@ class DefectMask(models.Model):
     objects = LabScopedQuerySet.as_manager()
 
     class Meta:
+        abstract = True
         ordering = ["image", "-created_at"]
+
+
+class DefectMask(ReviewedAnnotation):
+    """Four binary layers marking defects on an image, in :data:`DEFECT_CLASSES` order.
+
+    Each layer is a PNG (0 = background, 255 = defect) of the image's size.
+    """
+
+    image = models.ForeignKey(SEMImage, on_delete=models.CASCADE, related_name="defect_masks")
+    sheet_border = models.FileField(max_length=255)
+    grain_boundary = models.FileField(max_length=255)
+    topological_defect = models.FileField(max_length=255)
+    point_defect = models.FileField(max_length=255)
 
     def __str__(self) -> str:
         return f"Defect mask of {self.image} ({self.get_source_display()})"
@@ -317,7 +323,7 @@ class DefectMask(models.Model):
         return np.stack(layers)
 
 
-class ParticleAnnotation(models.Model):
+class ParticleAnnotation(ReviewedAnnotation):
     """Hand-labelled particles of an image: their centres and diameters, and the mask drawn.
 
     ``particles`` is always a CSV of ``x_px,y_px,diameter_px`` (frame pixels,
@@ -327,31 +333,12 @@ class ParticleAnnotation(models.Model):
     (:mod:`analysis.particlescore`).
     """
 
-    lab_path = "image__lab"
-
     image = models.ForeignKey(
         SEMImage, on_delete=models.CASCADE, related_name="particle_annotations"
     )
     particles = models.FileField(max_length=255, help_text="CSV x_px,y_px,diameter_px")
     mask = models.FileField(max_length=255, blank=True, help_text="PNG, 255 = particle")
     count = models.PositiveIntegerField(help_text="particles labelled")
-    source = models.CharField(
-        max_length=10, choices=AnnotationSource.choices, default=AnnotationSource.HUMAN
-    )
-    annotator = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    reviewer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    reviewed_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    note = models.TextField(blank=True)
-
-    objects = LabScopedQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["image", "-created_at"]
 
     def __str__(self) -> str:
         return f"Particle annotation of {self.image} ({self.count} particles)"

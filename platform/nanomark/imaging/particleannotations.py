@@ -9,8 +9,6 @@ image) in frame pixels. Either way the annotation keeps a CSV of the
 particles, which scoring reads.
 """
 
-import csv
-import io
 import uuid
 
 import numpy as np
@@ -22,6 +20,7 @@ from analysis.particlelabels import (
     particles_from_mask,
     read_particle_csv,
     read_particle_mask,
+    write_particle_csv,
 )
 from nanomark.imaging.choices import AnnotationSource
 from nanomark.imaging.masks import frame_layers, layer_png, mask_sizes
@@ -94,7 +93,11 @@ def store_particle_annotation(
     written: list[str] = []
     try:
         stem = derived_path("particle-labels", image.lab_id, image.sha256, f".{key}")
-        files = {"particles": save_file(f"{stem}.csv", particles_csv(particles), written)}
+        files = {
+            "particles": save_file(
+                f"{stem}.csv", write_particle_csv(particles.xy, particles.diameters_px), written
+            )
+        }
         if mask is not None:
             files["mask"] = save_file(f"{stem}.png", layer_png(mask), written)
         with transaction.atomic():
@@ -109,16 +112,6 @@ def store_particle_annotation(
     except BaseException:
         delete_files(written)
         raise
-
-
-def particles_csv(particles: LabelledParticles) -> bytes:
-    """``x_px,y_px,diameter_px`` rows, 2 decimals, as the stored annotations keep them."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["x_px", "y_px", "diameter_px"])
-    for (x, y), diameter in zip(particles.xy, particles.diameters_px, strict=True):
-        writer.writerow([f"{x:.2f}", f"{y:.2f}", f"{diameter:.2f}"])
-    return buffer.getvalue().encode("ascii")
 
 
 def _check_inside(image: SEMImage, particles: LabelledParticles, name: str) -> None:

@@ -7,13 +7,11 @@ stores nothing, and a delivery that dies half-way leaves no rows (its files
 are swept by the next attempt, see :func:`discard_partial_files`).
 """
 
-import csv
-import io
-
 import numpy as np
 from django.core.files.storage import default_storage
 from django.db import transaction
 
+from analysis.particlelabels import write_particle_csv
 from analysis.preview import encode_png
 from nanomark.imaging.storage import delete_files, save_file
 from nanomark.results.compute import ImageAnalysis
@@ -73,7 +71,13 @@ def store_analysis(run: AnalysisRun, analysis: ImageAnalysis, holder: str) -> No
             for item in analysis.defects
         }
         positions = (
-            save_file(f"{folder}/particles.csv", _positions_csv(analysis), written)
+            save_file(
+                f"{folder}/particles.csv",
+                write_particle_csv(
+                    analysis.particles_xy, analysis.particle_diameters_nm, "diameter_nm"
+                ),
+                written,
+            )
             if analysis.particles_xy is not None
             else ""
         )
@@ -134,12 +138,3 @@ def _save_rows(run, analysis: ImageAnalysis, saliency: str, maps: dict, position
             )
             for (x, y), vector in zip(embeddings.positions_xy, embeddings.vectors, strict=True)
         )
-
-
-def _positions_csv(analysis: ImageAnalysis) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["x_px", "y_px", "diameter_nm"])
-    for (x, y), diameter in zip(analysis.particles_xy, analysis.particle_diameters_nm, strict=True):
-        writer.writerow([f"{x:.2f}", f"{y:.2f}", f"{diameter:.2f}"])
-    return buffer.getvalue().encode()
