@@ -2,13 +2,13 @@
 
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, serializers, status
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework import serializers
 from rest_framework.response import Response
 
 from analysis.defects import DEFECT_CLASSES
 from analysis.maskfile import MaskFileError, read_mask_layers
-from nanomark.api.scoping import LabScopedRelatedField, LabScopedViewSet
+from nanomark.api.annotations import AnnotationViewSet
+from nanomark.api.scoping import LabScopedRelatedField
 from nanomark.api.users import UsernameField
 from nanomark.imaging.filters import DefectMaskFilter
 from nanomark.imaging.masks import MaskRejected, mask_sizes, store_defect_mask
@@ -79,17 +79,14 @@ class DefectMaskUploadSerializer(serializers.Serializer):
         return [(upload.name, upload.read()) for upload in uploads]
 
 
-class DefectMaskViewSet(
-    LabScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin
-):
+class DefectMaskViewSet(AnnotationViewSet):
     """Defect masks of the user's images; posting uploads one (multipart)."""
 
     queryset = DefectMask.objects.select_related("annotator", "reviewer")
     serializer_class = DefectMaskSerializer
     filterset_class = DefectMaskFilter
-    ordering_fields = ["created_at"]
-    parser_classes = [MultiPartParser, FormParser]
-    lab_source = "image"
+    upload_serializer_class = DefectMaskUploadSerializer
+    rejections = (MaskFileError, MaskRejected)
 
     @extend_schema(
         request={"multipart/form-data": DefectMaskUploadSerializer},
@@ -97,17 +94,11 @@ class DefectMaskViewSet(
     )
     def create(self, request) -> Response:
         """Store a mask drawn by the requesting user; a file that does not fit is a 400."""
-        upload = DefectMaskUploadSerializer(
-            data=request.data, context=self.get_serializer_context()
-        )
-        upload.is_valid(raise_exception=True)
-        self.check_lab_write(upload.validated_data)
+        return super().create(request)
+
+    def store(self, upload: DefectMaskUploadSerializer, annotator) -> DefectMask:
         image = upload.validated_data["image"]
-        try:
-            layers = read_mask_layers(upload.uploaded_files(), mask_sizes(image))
-            mask = store_defect_mask(
-                image, layers, annotator=request.user, note=upload.validated_data["note"]
-            )
-        except (MaskFileError, MaskRejected) as error:
-            return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
-        return Response(self.get_serializer(mask).data, status=status.HTTP_201_CREATED)
+        layers = read_mask_layers(upload.uploaded_files(), mask_sizes(image))
+        return store_defect_mask(
+            image, layers, annotator=annotator, note=upload.validated_data["note"]
+        )

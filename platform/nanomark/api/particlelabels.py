@@ -2,11 +2,11 @@
 
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, serializers, status
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework import serializers
 from rest_framework.response import Response
 
-from nanomark.api.scoping import LabScopedRelatedField, LabScopedViewSet
+from nanomark.api.annotations import AnnotationViewSet
+from nanomark.api.scoping import LabScopedRelatedField
 from nanomark.api.users import UsernameField
 from nanomark.imaging.filters import ParticleAnnotationFilter
 from nanomark.imaging.models import ParticleAnnotation, SEMImage
@@ -68,17 +68,14 @@ class ParticleAnnotationUploadSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-class ParticleAnnotationViewSet(
-    LabScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin
-):
+class ParticleAnnotationViewSet(AnnotationViewSet):
     """Particle annotations of the user's images; posting uploads one (multipart)."""
 
     queryset = ParticleAnnotation.objects.select_related("annotator", "reviewer")
     serializer_class = ParticleAnnotationSerializer
     filterset_class = ParticleAnnotationFilter
-    ordering_fields = ["created_at"]
-    parser_classes = [MultiPartParser, FormParser]
-    lab_source = "image"
+    upload_serializer_class = ParticleAnnotationUploadSerializer
+    rejections = (ParticleLabelsRejected,)
 
     @extend_schema(
         request={"multipart/form-data": ParticleAnnotationUploadSerializer},
@@ -86,21 +83,11 @@ class ParticleAnnotationViewSet(
     )
     def create(self, request) -> Response:
         """Store particles labelled by the requesting user; a file that does not fit is a 400."""
-        upload = ParticleAnnotationUploadSerializer(
-            data=request.data, context=self.get_serializer_context()
-        )
-        upload.is_valid(raise_exception=True)
-        self.check_lab_write(upload.validated_data)
+        return super().create(request)
+
+    def store(self, upload: ParticleAnnotationUploadSerializer, annotator) -> ParticleAnnotation:
         image, file = upload.validated_data["image"], upload.validated_data["file"]
-        try:
-            mask, particles = read_particle_upload(image, file.name, file.read())
-            annotation = store_particle_annotation(
-                image,
-                particles,
-                mask=mask,
-                annotator=request.user,
-                note=upload.validated_data["note"],
-            )
-        except ParticleLabelsRejected as error:
-            return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
-        return Response(self.get_serializer(annotation).data, status=status.HTTP_201_CREATED)
+        mask, particles = read_particle_upload(image, file.name, file.read())
+        return store_particle_annotation(
+            image, particles, mask=mask, annotator=annotator, note=upload.validated_data["note"]
+        )

@@ -6,7 +6,7 @@ Used by the image page (next to each annotation) and ``manage.py
 evaluate_particles``.
 """
 
-import numpy as np
+from collections.abc import Iterable
 
 from analysis.databar import FieldBox
 from analysis.particlelabels import LabelledParticles, read_particle_csv
@@ -26,17 +26,27 @@ def detected_particles(run: AnalysisRun) -> LabelledParticles | None:
         )
 
 
-def score_run(run: AnalysisRun, annotation: ParticleAnnotation) -> ParticleScore | None:
-    """Precision, recall, F1 and errors of ``run``'s particles against ``annotation``.
+def score_run(
+    run: AnalysisRun, annotations: Iterable[ParticleAnnotation]
+) -> list[tuple[ParticleAnnotation, ParticleScore | None]]:
+    """Each annotation with the precision, recall, F1 and errors of ``run``'s particles.
 
-    None when the run stored no particles (no pixel size, or not finished).
+    The run's particles are read once; the score is None when the run stored
+    none (no pixel size, or not finished).
     """
     detected = detected_particles(run)
-    if detected is None:
-        return None
-    truth = annotation.load_particles()
-    if run.field_box:
-        field = FieldBox.from_json(run.field_box)
-        inside = np.array([field.contains(x, y) for x, y in truth.xy], dtype=bool)
-        truth = LabelledParticles(truth.xy[inside], truth.diameters_px[inside])
-    return score_particles(detected.xy, detected.diameters_px, truth.xy, truth.diameters_px)
+    field = FieldBox.from_json(run.field_box) if run.field_box else None
+    scored = []
+    for annotation in annotations:
+        if detected is None:
+            scored.append((annotation, None))
+            continue
+        truth = annotation.load_particles()
+        if field is not None:
+            x, y = truth.xy[:, 0], truth.xy[:, 1]
+            inside = (x >= field.x_px) & (x < field.right_px)
+            inside &= (y >= field.y_px) & (y < field.bottom_px)
+            truth = LabelledParticles(truth.xy[inside], truth.diameters_px[inside])
+        score = score_particles(detected.xy, detected.diameters_px, truth.xy, truth.diameters_px)
+        scored.append((annotation, score))
+    return scored

@@ -91,10 +91,7 @@ def image_analysis(request: HttpRequest, image: SEMImage) -> dict:
     context.update(order_score=score, defect_stats=stats, particles=particles, overlays=overlays)
     if particles is not None and particles.positions:
         context["particles_url"] = reverse("analysis-particles", args=[current.pk])
-        context["particle_scores"] = [
-            (annotation, score_run(current, annotation))
-            for annotation in image.particle_annotations.select_related("annotator")
-        ]
+        context["particle_scores"] = score_run(current, image.particle_annotations.all())
     return context
 
 

@@ -43,10 +43,16 @@ class Command(BaseCommand):
             f"{'image':>7} {'labels':>6} {'run':>6} {'true':>5} {'found':>5} "
             f"{'P':>6} {'R':>6} {'F1':>6} {'count':>7} {'size':>7}"
         )
-        scores = []
+        by_image: dict[int, list[ParticleAnnotation]] = {}
         for annotation in annotations:
+            by_image.setdefault(annotation.image_id, []).append(annotation)
+        scored = []
+        for image_id, labels in by_image.items():
+            run = current.get(image_id)
+            scored += score_run(run, labels) if run else [(label, None) for label in labels]
+        scores = []
+        for annotation, score in scored:
             run = current.get(annotation.image_id)
-            score = score_run(run, annotation) if run is not None else None
             head = f"{annotation.image_id:>7} {annotation.pk:>6} "
             if score is None:
                 self.stdout.write(head + "  no current analysis with particles")
