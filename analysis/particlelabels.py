@@ -206,6 +206,36 @@ def write_particle_csv(
     return buffer.getvalue().encode("ascii")
 
 
+def disc_mask(shape: tuple[int, int], xy: np.ndarray, diameters_px: np.ndarray) -> np.ndarray:
+    """(H, W) bool: pixels whose centre lies within diameter / 2 of a particle's centre.
+
+    The mask of particles given as centres with diameters (a label CSV, the
+    renderer's particles); each disc is drawn in its own bounding box, so
+    memory stays (H, W) whatever the largest diameter.
+
+    Args:
+        shape: (H, W) of the mask, px.
+        xy: (M, 2) centres x, y, px (pixel centres at integers).
+        diameters_px: (M,) diameters, px.
+
+    Example:
+        >>> disc_mask((5, 5), np.array([[2.0, 2.0]]), np.array([3.0])).sum()
+        np.int64(9)
+    """
+    mask = np.zeros(shape, bool)
+    height, width = shape
+    centres = np.asarray(xy, np.float64).reshape(-1, 2)
+    for (x, y), radius in zip(centres, 0.5 * np.asarray(diameters_px, np.float64), strict=True):
+        left, right = max(math.ceil(x - radius), 0), min(math.floor(x + radius), width - 1)
+        top, bottom = max(math.ceil(y - radius), 0), min(math.floor(y + radius), height - 1)
+        if left > right or top > bottom:
+            continue
+        cols = np.arange(left, right + 1) - x
+        rows = np.arange(top, bottom + 1)[:, None] - y
+        mask[top : bottom + 1, left : right + 1] |= cols**2 + rows**2 <= radius**2
+    return mask
+
+
 def read_particle_csv(
     data: str | bytes,
     *,

@@ -74,7 +74,7 @@ def run(repeats: int, threads: int | None, fit_seconds: float) -> None:
     from ml.training import TrainConfig
     from nanomark.accounts.models import Lab
     from nanomark.imaging.services import ingest_sem_image
-    from nanomark.registry.training import store_model
+    from nanomark.registry.storing import store_model
     from nanomark.results.compute import EMBEDDING_STRIDE_PX
     from nanomark.results.models import (
         AnalysisRun,

@@ -48,6 +48,7 @@ from analysis.particlelabels import (
     particle_instances,
     particles_from_mask,
 )
+from analysis.particles import Particles
 from analysis.particlescore import ParticleScore, pooled, score_particles
 
 # ml.augment switches off albumentations' update check (a PyPI request) before importing it.
@@ -429,6 +430,29 @@ def particles_from_probability(
     return LabelledParticles(found.xy[keep], found.diameters_px[keep])
 
 
+def segmented_particles(
+    model: nn.Module, image: np.ndarray, pixel_size_nm: float, *, min_diameter_nm: float = 1.0
+) -> Particles:
+    """The segmenter's particles as the LoG detector reports them (centres px, diameters nm).
+
+    Args:
+        model: a :class:`ParticleSegmenter`.
+        image: (H, W) uint8/uint16 field pixels, native resolution.
+        pixel_size_nm: nm per px (> 0).
+        min_diameter_nm: smaller particles are dropped, nm (the LoG detector's
+            smallest diameter searched).
+
+    Returns:
+        Centres (N, 2) px and equivalent-circle diameters (N,) nm.
+    """
+    if not np.isfinite(pixel_size_nm) or pixel_size_nm <= 0:
+        raise ValueError(f"pixel_size_nm must be positive, got {pixel_size_nm}")
+    found = particles_from_probability(
+        predict_particles(model, image), min_diameter_px=min_diameter_nm / pixel_size_nm
+    )
+    return Particles(positions_xy=found.xy, diameters_nm=found.diameters_px * pixel_size_nm)
+
+
 def score_segmenter(
     model: nn.Module,
     images: Sequence[np.ndarray],
@@ -449,10 +473,12 @@ class ParticleFold:
 
     Attributes:
         fold: 1-based fold number.
-        train_indices: images trained on.
-        test_indices: held-out images.
-        scores: one :class:`analysis.particlescore.ParticleScore` per held-out image.
+        train_indices: images trained on (all of them for a band fold).
+        test_indices: images scored (all of them for a band fold).
+        scores: one :class:`analysis.particlescore.ParticleScore` per scored image.
         wall_time_s: training time, seconds.
+        band: ``(j, k)`` when the j-th of k equal horizontal bands of every
+            image was held out (1-based); ``None`` when whole images were.
     """
 
     fold: int
@@ -460,6 +486,7 @@ class ParticleFold:
     test_indices: list[int]
     scores: list[ParticleScore]
     wall_time_s: float
+    band: tuple[int, int] | None = None
 
 
 @dataclass
@@ -477,21 +504,112 @@ class ParticleCrossVal:
         precision, recall, f1 = pooled([s for fold in self.folds for s in fold.scores])
         return {"precision": precision, "recall": recall, "f1": f1}
 
+    def fold_metrics(self) -> list[dict[str, float | None]]:
+        """Per fold: precision, recall and F1 pooled over its images; mean count error."""
+        rows = []
+        for fold in self.folds:
+            precision, recall, f1 = pooled(fold.scores)
+            errors = [s.count_error for s in fold.scores if s.count_error is not None]
+            rows.append(
+                {
+                    "precision": precision,
+                    "recall": recall,
+                    "f1": f1,
+                    "count_error": float(np.mean(errors)) if errors else None,
+                }
+            )
+        return rows
+
     def to_dict(self) -> dict:
-        """JSON-friendly summary, for a model version's stored metrics."""
+        """JSON-friendly summary in the registry's cross-validation layout.
+
+        ``mean`` and ``std`` of each fold metric, ``pooled`` precision, recall
+        and F1 over every scored image, ``folds`` (metrics, images, band and
+        training seconds of each) and ``wall_time_s`` (all folds' training).
+        """
+        rows = self.fold_metrics()
+        names = rows[0].keys() if rows else ()
+        values = {n: [r[n] for r in rows if r[n] is not None] for n in names}
         return {
+            "mean": {n: float(np.mean(v)) if v else None for n, v in values.items()},
+            "std": {n: float(np.std(v)) if v else None for n, v in values.items()},
             "pooled": self.pooled(),
             "folds": [
                 {
                     "fold": fold.fold,
                     "train_indices": fold.train_indices,
                     "test_indices": fold.test_indices,
-                    "f1": pooled(fold.scores)[2],
+                    "band": list(fold.band) if fold.band is not None else None,
                     "wall_time_s": fold.wall_time_s,
+                    **metrics,
                 }
-                for fold in self.folds
+                for fold, metrics in zip(self.folds, rows, strict=True)
             ],
+            "wall_time_s": sum(fold.wall_time_s for fold in self.folds),
         }
+
+
+@dataclass(frozen=True)
+class _Split:
+    """What one fold trains on and scores: pieces of images, masks and true particles."""
+
+    train_images: list[np.ndarray]
+    train_masks: list[np.ndarray]
+    test_images: list[np.ndarray]
+    test_truths: list[LabelledParticles]
+    train_indices: list[int]
+    test_indices: list[int]
+    band: tuple[int, int] | None = None
+
+
+def _image_splits(images, masks, truths, k: int, seed: int) -> list[_Split]:
+    """k folds of whole images (every image held out once)."""
+    from ml.crossval import kfold_splits  # imports ml.registry, which imports this module
+
+    return [
+        _Split(
+            [images[i] for i in train],
+            [masks[i] for i in train],
+            [images[i] for i in test],
+            [truths[i] for i in test],
+            train.tolist(),
+            test.tolist(),
+        )
+        for train, test in kfold_splits(len(images), k, seed=seed)
+    ]
+
+
+def _band_splits(images, masks, truths, k: int) -> list[_Split]:
+    """k folds of horizontal bands: fold j holds out band j of every image.
+
+    For labs with fewer labelled images than folds (one image per material
+    is common). The parts above and below the band are trained on as two
+    images; the band is scored against the true particles whose centres lie
+    in it (a particle cut by the band's edge may count as a false detection).
+    """
+    everything = list(range(len(images)))
+    splits = []
+    for band in range(k):
+        split = _Split([], [], [], [], everything, everything, (band + 1, k))
+        for image, mask, truth in zip(images, masks, truths, strict=True):
+            edges = np.linspace(0, image.shape[0], k + 1).round().astype(int)
+            top, bottom = int(edges[band]), int(edges[band + 1])
+            if bottom - top < INPUT_MULTIPLE:
+                raise ValueError(
+                    f"a {image.shape[0]} px high image cannot be cut into {k} bands of at "
+                    f"least {INPUT_MULTIPLE} px; use fewer folds or more images"
+                )
+            for start, stop in ((0, top), (bottom, image.shape[0])):
+                if stop - start >= INPUT_MULTIPLE:
+                    split.train_images.append(image[start:stop])
+                    split.train_masks.append(mask[start:stop])
+            inside = (truth.xy[:, 1] >= top - 0.5) & (truth.xy[:, 1] < bottom - 0.5)
+            split.test_images.append(image[top:bottom])
+            split.test_truths.append(
+                LabelledParticles(truth.xy[inside] - [0.0, top], truth.diameters_px[inside])
+            )
+        splits.append(split)
+    return splits
 
 
 def cross_validate_particle_segmenter(
@@ -504,32 +622,44 @@ def cross_validate_particle_segmenter(
 ) -> ParticleCrossVal:
     """k-fold cross-validation: train on k − 1 parts, score particles on the held-out part.
 
+    With at least k images the folds hold out whole images; with fewer, each
+    fold holds out one of k horizontal bands of every image (:func:`_band_splits`).
+
     Args:
         images: (H, W) micrographs at native resolution.
         masks: (H, W) particle masks, one per image.
-        k: number of folds (2 ≤ k ≤ number of images).
+        k: number of folds (at least 2).
         config: training settings of every fold (``minutes`` is per fold).
         truths: true particles per image; ``None``: the masks' particles
             (:func:`analysis.particlelabels.particles_from_mask`, touching ones split).
 
     Returns:
         :class:`ParticleCrossVal`; ``pooled()`` gives precision, recall and F1.
-    """
-    from ml.crossval import kfold_splits  # imports ml.registry, which imports this module
 
+    Raises:
+        ValueError: fewer than 2 folds, no images, or bands too thin for the images.
+    """
+    if k < 2 or not images:
+        raise ValueError("cross-validation needs at least 2 folds and one image")
     config = config or ParticleTrainConfig()
     truths = list(truths) if truths is not None else [particles_from_mask(m) for m in masks]
+    splits = (
+        _image_splits(images, masks, truths, k, config.seed)
+        if len(images) >= k
+        else _band_splits(images, masks, truths, k)
+    )
     result = ParticleCrossVal()
-    for fold, (train_idx, test_idx) in enumerate(
-        kfold_splits(len(images), k, seed=config.seed), start=1
-    ):
-        model, trained = train_particle_segmenter(
-            [images[i] for i in train_idx], [masks[i] for i in train_idx], config
-        )
-        scores = score_segmenter(
-            model, [images[i] for i in test_idx], [truths[i] for i in test_idx]
-        )
+    for fold, split in enumerate(splits, start=1):
+        model, trained = train_particle_segmenter(split.train_images, split.train_masks, config)
+        scores = score_segmenter(model, split.test_images, split.test_truths)
         result.folds.append(
-            ParticleFold(fold, train_idx.tolist(), test_idx.tolist(), scores, trained.wall_time_s)
+            ParticleFold(
+                fold,
+                split.train_indices,
+                split.test_indices,
+                scores,
+                trained.wall_time_s,
+                split.band,
+            )
         )
     return result

@@ -16,7 +16,7 @@ order means defects). Every image comes with its ground truth. For a folder,
   state as :class:`simulation.montecarlo.ParticleState`; apparent diameter,
   the FWHM drawn, px); particles in solution are not listed;
 * ``{stem}.particles.png``: 0/255 particle mask, 255 within diameter_px / 2
-  of a particle's centre (:func:`simulation.render.particle_mask`);
+  of a particle's centre (:func:`analysis.particlelabels.disc_mask`);
 
 and one ``manifest.json`` listing every item with its class, pixel size,
 magnification, seed and Monte Carlo parameters.

@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from analysis.defects import channel
+from analysis.particlelabels import disc_mask
 from simulation.databar import draw_databar, magnification_for_pixel_size
 from simulation.defectmaps import DefectMap
 
@@ -62,7 +63,7 @@ class RenderedImage:
             × diameter_nm / pixel_size_nm, at least :data:`MIN_DIAMETER_PX`;
             equal within a size class.
         mask: (H, W) bool, True within diameter / 2 of a particle's centre
-            (:func:`particle_mask`); (H, W) is the field, without a data bar.
+            (:func:`analysis.particlelabels.disc_mask`); (H, W) is the field, without a data bar.
     """
 
     image: np.ndarray
@@ -304,34 +305,7 @@ def render_on_surface(
     full_scale = np.iinfo(dtype).max
     out = np.round(np.clip(image, 0.0, 1.0) * full_scale).astype(dtype)
     diameters = _FWHM_PER_SIGMA * sigmas
-    return RenderedImage(out, positions, diameters, particle_mask(shape, positions, diameters))
-
-
-def particle_mask(
-    shape: tuple[int, int], positions_px: np.ndarray, diameters_px: np.ndarray
-) -> np.ndarray:
-    """(H, W) bool: pixels whose centre lies within diameter / 2 of a particle's centre.
-
-    Args:
-        shape: (H, W) of the field, px.
-        positions_px: (N, 2) centres x, y, px (pixel centres at integers).
-        diameters_px: (N,) diameters, px.
-    """
-    mask = np.zeros(shape, bool)
-    positions = np.asarray(positions_px, np.float64).reshape(-1, 2)
-    if positions.shape[0] == 0:
-        return mask
-    radii = 0.5 * np.asarray(diameters_px, np.float64)
-    reach = np.arange(-int(np.ceil(radii.max())), int(np.ceil(radii.max())) + 1)
-    cols = np.round(positions[:, 0])[:, None] + reach  # (N, K)
-    rows = np.round(positions[:, 1])[:, None] + reach
-    inside = (cols[:, None, :] - positions[:, 0, None, None]) ** 2 + (
-        rows[:, :, None] - positions[:, 1, None, None]
-    ) ** 2 <= radii[:, None, None] ** 2  # (N, K, K), [particle, row, column]
-    rows, cols = np.broadcast_arrays(rows[:, :, None], cols[:, None, :])
-    inside &= (rows >= 0) & (rows < shape[0]) & (cols >= 0) & (cols < shape[1])
-    mask[rows[inside].astype(np.int64), cols[inside].astype(np.int64)] = True
-    return mask
+    return RenderedImage(out, positions, diameters, disc_mask(shape, positions, diameters))
 
 
 def _surface(

@@ -14,6 +14,7 @@ from ml.particles import (
     particles_from_probability,
     predict_particles,
     score_segmenter,
+    segmented_particles,
     separated_mask,
     train_particle_segmenter,
 )
@@ -144,6 +145,51 @@ def test_cross_validation_scores_every_image_once():
     assert set(result.pooled()) == {"precision", "recall", "f1"}
     assert all(0.0 <= value <= 1.0 for value in result.pooled().values())
     assert result.to_dict()["pooled"] == result.pooled()
+
+
+def test_one_image_is_cross_validated_by_bands_each_scored_on_its_own_particles():
+    scene = _scene(12, shape=(128, 96), n_particles=12)
+    config = ParticleTrainConfig(minutes=0.01, crop_px=32, batch_size=2, samples_per_image=2)
+    result = cross_validate_particle_segmenter(
+        [scene.image], [scene.mask], k=2, config=config, truths=[_truth(scene)]
+    )
+    assert [fold.band for fold in result.folds] == [(1, 2), (2, 2)]
+    assert [fold.test_indices for fold in result.folds] == [[0], [0]]
+    # Each band is scored against the particles centred in it: together, all of them.
+    labelled = [s.true_positives + s.false_negatives for f in result.folds for s in f.scores]
+    in_top = int((scene.particles_xy[:, 1] < 63.5).sum())
+    assert labelled == [in_top, len(scene.diameters_px) - in_top]
+    stored = result.to_dict()
+    assert [fold["band"] for fold in stored["folds"]] == [[1, 2], [2, 2]]
+    assert set(stored["mean"]) == {"precision", "recall", "f1", "count_error"}
+
+
+def test_bands_thinner_than_the_network_input_are_refused():
+    scene = _scene(13, shape=(96, 96), n_particles=4)
+    with pytest.raises(ValueError, match="cannot be cut into 4 bands of at least 32 px"):
+        cross_validate_particle_segmenter([scene.image], [scene.mask], k=4)
+
+
+class _BrightIsParticle(nn.Module):
+    """A stand-in segmenter that calls every bright pixel particle (logit 20 × input)."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = nn.Parameter(torch.tensor(20.0))
+
+    def forward(self, x):
+        return self.scale * x
+
+
+def test_segmented_particles_are_in_nm_and_drop_specks_below_the_smallest_diameter():
+    image = np.zeros((96, 128), np.uint8)
+    image[10:16, 20:26] = 255  # 36 px: 6.77 px across
+    image[60, 90] = 255  # 1 px: 1.13 px across, under 1 nm at 0.5 nm/px
+    particles = segmented_particles(_BrightIsParticle(), image, 0.5)
+    np.testing.assert_allclose(particles.positions_xy, [[22.5, 12.5]])
+    np.testing.assert_allclose(particles.diameters_nm, [0.5 * 2 * np.sqrt(36 / np.pi)])
+    with pytest.raises(ValueError, match="pixel_size_nm must be positive"):
+        segmented_particles(_BrightIsParticle(), image, 0.0)
 
 
 def test_a_minute_of_training_finds_particles_an_untrained_model_misses():

@@ -68,7 +68,7 @@ def active_models(labs):
 
     from ml.embedder import PatchEmbedder
     from ml.registry import create_model
-    from nanomark.registry.training import store_model
+    from nanomark.registry.storing import store_model
 
     torch.manual_seed(0)
     classifier = create_model("order_classifier", "resnet34")

@@ -126,7 +126,7 @@ def test_activating_a_model_reanalyses_the_lab_in_one_batch(labs, active_models,
     import torch
 
     from ml.registry import create_model
-    from nanomark.registry.training import store_model
+    from nanomark.registry.storing import store_model
 
     torch.manual_seed(1)
     newer = store_model(

@@ -328,7 +328,9 @@ def test_status_json_lists_every_run(client, labs, image):
     assert [(r["id"], r["status"], r["attempts"]) for r in body["runs"]] == [
         (queued.pk, "queued", 0)
     ]
-    assert body["runs"][0]["models"] == {"classifier": None, "segmenter": None, "embedder": None}
+    assert body["runs"][0]["models"] == dict.fromkeys(
+        ["classifier", "segmenter", "embedder", "particle_segmenter"]
+    )
     finished_run(image)
     body = client.get(url).json()
     assert body["busy"] is False

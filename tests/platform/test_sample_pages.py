@@ -483,7 +483,9 @@ def test_the_sample_page_shows_analyses_simulations_and_provenance(client, labs)
         ["", "Topological defects", "0.0125", "10.0", "3", "1", "", ""],
         ["", "Point defects", "0.0020", "", "", "", "7", "218.750"],
     ]
-    assert table_after(page, "Particles")[1:] == [["flake.png", "321", "4012.500", "2.75", "0.612"]]
+    assert table_after(page, "Particles")[1:] == [
+        ["flake.png", "321", "4012.500", "2.75", "0.612", "LoG"]
+    ]
     assert reverse("plotly-js") in [script.attrs.get("src") for script in page.find_all("script")]
     assert len(page.find_all("div", "plotly-graph-div")) == 2
     assert external_urls(html) == []  # plotly is served by NanoMark, not a CDN

@@ -8,6 +8,7 @@ from django.core.management import CommandError, call_command
 
 from analysis.semfile import read_sem
 from ml.inference import predict_order
+from ml.particles import segmented_particles
 from nanomark.imaging.synthetic import load_synthetic_dataset
 from nanomark.registry.choices import ModelTask
 from nanomark.registry.loading import load_version
@@ -105,3 +106,80 @@ def test_activating_a_version_retires_the_previous_one(labs):
     assert (first.is_active, second.is_active) == (False, True)
     with pytest.raises(CommandError, match="no model version 'three'"):
         call_command("activate_model", "three")
+
+
+TINY_PARTICLES = ["--folds=2", "--minutes=0.02", "--fold-minutes=0.02", "--crop-px=32"]
+
+
+def test_train_particles_freezes_its_annotations_and_its_activation_changes_the_detector(
+    labs, labelled_lab, rendered_png
+):
+    from nanomark.imaging.services import ingest_sem_image
+    from nanomark.results.models import AnalysisRun, ParticleStatistics
+    from nanomark.results.services import activate_version
+    from nanomark.results.tasks import analyse_image
+
+    out = io.StringIO()
+    call_command("train_particles", "--lab=lab-a", "--now", *TINY_PARTICLES, stdout=out)
+
+    version = ModelVersion.objects.get(task=ModelTask.PARTICLE_SEGMENTER)
+    assert (version.architecture, version.encoder) == ("unet", "mobilenet_v2")
+    assert version.input_pixel_size_nm is None  # native resolution
+    assert version.training_images.count() == version.training_particles.count() == 6
+    cv = version.metrics["cross_validation"]
+    assert sorted(i for fold in cv["folds"] for i in fold["test_indices"]) == list(range(6))
+    assert 0.0 <= cv["pooled"]["f1"] <= 1.0
+    assert "| precision | recall | F1 | count error |" in out.getvalue()
+
+    image = ingest_sem_image(
+        sample=labs["sample_a"], data=rendered_png(seed=3), filename="new.png"
+    ).image
+    image.pixel_size_nm = 1.0
+    image.save()
+    log_run = AnalysisRun.objects.get(image=image)
+    analyse_image(log_run.pk)
+    assert ParticleStatistics.objects.get(run=log_run).detector == "LoG"
+
+    runs = activate_version(version, enqueue_runs=False)
+    run = next(run for run in runs if run.image_id == image.pk)
+    assert run.particle_segmenter == version
+    assert run.models_key == f"0-0-0-{version.pk}"
+    analyse_image(run.pk)
+    particles = ParticleStatistics.objects.select_related("run__particle_segmenter").get(run=run)
+    assert particles.detector == version.name
+    found = segmented_particles(load_version(version), read_sem(image.original.read()).pixels, 1.0)
+    assert particles.count == len(found.diameters_nm)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--folds=1"], "at least 2 folds"),
+        (["--minutes=0"], "minutes and fold_minutes must be positive"),
+        (["--crop-px=40"], "crop_px must be a positive multiple of 32"),
+        (["--minutes=30"], "the worker allows 24.0"),
+    ],
+)
+def test_train_particles_refuses_bad_options(labelled_lab, options, message):
+    with pytest.raises(CommandError, match=message):
+        call_command("train_particles", "--lab=lab-a", *options)
+    assert not TrainingRun.objects.exists()
+
+
+def test_train_particles_needs_particle_annotations(labs):
+    with pytest.raises(CommandError, match="no particle annotations"):
+        call_command("train_particles", "--lab=lab-a")
+
+
+def test_one_annotated_image_is_cross_validated_by_bands(labelled_lab):
+    from nanomark.imaging.models import ParticleAnnotation
+
+    keep = ParticleAnnotation.objects.order_by("image_id").first()
+    ParticleAnnotation.objects.exclude(pk=keep.pk).delete()
+    with pytest.raises(CommandError, match="a field 120 px high cannot be cut into 4 bands"):
+        call_command("train_particles", "--lab=lab-a", "--folds=4")
+    call_command("train_particles", "--lab=lab-a", "--now", *TINY_PARTICLES, stdout=io.StringIO())
+    version = ModelVersion.objects.get(task=ModelTask.PARTICLE_SEGMENTER)
+    assert list(version.training_particles.all()) == [keep]
+    bands = [fold["band"] for fold in version.metrics["cross_validation"]["folds"]]
+    assert bands == [[1, 2], [2, 2]]

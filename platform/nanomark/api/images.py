@@ -261,7 +261,7 @@ class SEMImageViewSet(
             runs, code = AnalysisRun.objects.filter(pk__in=[run.pk for run in created]), 202
         else:
             versions = active_versions(image.lab_id)
-            key = models_key_of(versions["classifier"], versions["segmenter"], versions["embedder"])
+            key = models_key_of(**versions)
             runs = AnalysisRun.objects.filter(
                 image=image, models_key=key, calibration_version=image.calibration_version
             )

@@ -9,7 +9,7 @@ from nanomark.api.openapi import ErrorSerializer
 from nanomark.api.registry import ModelVersionBriefSerializer
 from nanomark.api.scoping import Conflict, LabScopedViewSet
 from nanomark.results.filters import AnalysisRunFilter
-from nanomark.results.models import AnalysisRun, DefectStatistic, ParticleStatistics
+from nanomark.results.models import MODEL_ROLES, AnalysisRun, DefectStatistic, ParticleStatistics
 from nanomark.results.services import retry_run
 
 
@@ -30,11 +30,16 @@ class DefectStatisticSerializer(serializers.ModelSerializer):
 
 
 class ParticleStatisticsSerializer(serializers.ModelSerializer):
-    """Detected Pd particles: count, density, sizes and spatial statistics."""
+    """Detected Pd particles: what found them, count, density, sizes and spatial statistics."""
+
+    detector = serializers.CharField(
+        read_only=True, help_text='"LoG", or the name of the particle segmenter version'
+    )
 
     class Meta:
         model = ParticleStatistics
         fields = [
+            "detector",
             "count",
             "density_per_um2",
             "mean_diameter_nm",
@@ -52,6 +57,7 @@ class AnalysisRunSerializer(serializers.ModelSerializer):
     classifier = ModelVersionBriefSerializer(read_only=True, allow_null=True)
     segmenter = ModelVersionBriefSerializer(read_only=True, allow_null=True)
     embedder = ModelVersionBriefSerializer(read_only=True, allow_null=True)
+    particle_segmenter = ModelVersionBriefSerializer(read_only=True, allow_null=True)
     order_score = serializers.FloatField(
         source="order_score.score", read_only=True, allow_null=True, default=None
     )
@@ -67,6 +73,7 @@ class AnalysisRunSerializer(serializers.ModelSerializer):
             "classifier",
             "segmenter",
             "embedder",
+            "particle_segmenter",
             "status",
             "attempts",
             "error",
@@ -86,7 +93,7 @@ class AnalysisRunSerializer(serializers.ModelSerializer):
 def runs_with_results(queryset):
     """``queryset`` of runs with all that :class:`AnalysisRunSerializer` reads, in 2 queries."""
     return queryset.select_related(
-        "lab", "classifier", "segmenter", "embedder", "order_score", "particles"
+        "lab", *MODEL_ROLES, "order_score", "particles"
     ).prefetch_related("defect_stats")
 
 

@@ -96,6 +96,7 @@ SAMPLE_FIELDS = (
 )
 
 #: The current analysis of an image: run, model versions, order score, particles, defects.
+#: An empty ``particle_segmenter`` means the LoG detector found the particles.
 ANALYSIS_COLUMNS = _columns(
     ("analysis_run_id", "int"),
     ("classifier", "str"),
@@ -104,6 +105,8 @@ ANALYSIS_COLUMNS = _columns(
     ("segmenter_id", "int"),
     ("embedder", "str"),
     ("embedder_id", "int"),
+    ("particle_segmenter", "str"),
+    ("particle_segmenter_id", "int"),
     ("order_score", "float"),
     ("particle_count", "int"),
     ("particle_density_per_um2", "float"),
@@ -121,6 +124,8 @@ RUN_FIELDS = (
     "segmenter_id",
     "embedder__name",
     "embedder_id",
+    "particle_segmenter__name",
+    "particle_segmenter_id",
     "order_score__score",
     "particles__count",
     "particles__density_per_um2",
@@ -162,7 +167,7 @@ SYNTHESIS_FIELDS = ("sample_id", "pk", "kind", *SYNTHESIS_CONDITIONS)
 NO_SYNTHESIS = (0,) + (None,) * (len(SYNTHESIS_COLUMNS) - 1)
 
 # Where the order score sits in ANALYSIS_COLUMNS: a sample row averages it and all after it.
-SCORE_INDEX = 7
+SCORE_INDEX = 9
 #: Aggregates of a sample's current analyses (std is the sample standard deviation, n - 1).
 AGGREGATE_COLUMNS = _columns(
     ("analysed_image_count", "int"),

@@ -19,7 +19,8 @@ from PIL import Image
 
 from analysis.databar import FieldBox
 from analysis.defects import DEFECT_CLASSES
-from analysis.particlelabels import LabelledParticles, read_particle_csv
+from analysis.particlelabels import LabelledParticles, disc_mask, read_particle_csv
+from analysis.semfile import read_sem
 from nanomark.accounts.models import LabOwned
 from nanomark.accounts.querysets import LabScopedQuerySet
 from nanomark.imaging.choices import (
@@ -119,6 +120,11 @@ class SEMImage(LabOwned):
         if self.field_width_px is None and self.field_height_px is None:
             self.field_width_px, self.field_height_px = self.width_px, self.height_px
         super().save(*args, **kwargs)
+
+    def read_pixels(self) -> np.ndarray:
+        """(H, W) uint8/uint16 pixels of the stored original, the whole frame."""
+        with self.original.open("rb") as handle:
+            return read_sem(handle.read(), max_pixels=settings.NANOMARK_MAX_IMAGE_PIXELS).pixels
 
     @property
     def field_box(self) -> FieldBox:
@@ -295,6 +301,21 @@ class ReviewedAnnotation(models.Model):
         ordering = ["image", "-created_at"]
 
 
+def latest_per_image(annotations: models.QuerySet) -> dict:
+    """One annotation per image of a DefectMask or ParticleAnnotation queryset, by image pk.
+
+    Reviewed annotations come before unreviewed ones, then the newest (the
+    same on every database: NULL ``reviewed_at`` does not decide the order).
+    """
+    unreviewed = models.ExpressionWrapper(
+        Q(reviewed_at__isnull=True), output_field=models.BooleanField()
+    )
+    chosen: dict = {}
+    for annotation in annotations.order_by(unreviewed, "-created_at", "-pk"):
+        chosen.setdefault(annotation.image_id, annotation)
+    return chosen
+
+
 class DefectMask(ReviewedAnnotation):
     """Four binary layers marking defects on an image, in :data:`DEFECT_CLASSES` order.
 
@@ -347,3 +368,13 @@ class ParticleAnnotation(ReviewedAnnotation):
         """The labelled centres (M, 2) and diameters (M,), px, from the stored CSV."""
         with self.particles.open("rb") as handle:
             return read_particle_csv(handle.read(), name=self.particles.name)
+
+    def load_mask(self) -> np.ndarray:
+        """(H, W) bool frame-sized particle mask: the one drawn, or discs of the CSV's particles."""
+        if self.mask:
+            with self.mask.open("rb") as handle:
+                return np.asarray(Image.open(io.BytesIO(handle.read())).convert("L")) > 127
+        particles = self.load_particles()
+        return disc_mask(
+            (self.image.height_px, self.image.width_px), particles.xy, particles.diameters_px
+        )

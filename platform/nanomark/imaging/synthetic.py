@@ -1,9 +1,10 @@
 """Loading a data set written by :func:`simulation.dataset.write_dataset` into a lab.
 
 Each image becomes a sample (code ``SIM-<id>-S<set>-A<area>``) with the
-paper's Pd-decoration conditions, the image with its sidecar, an order label
-and a 4-layer defect mask, both marked as simulation ground truth. Loading
-the same folder again changes nothing.
+paper's Pd-decoration conditions, the image with its sidecar, an order label,
+a 4-layer defect mask and a particle annotation (the particles drawn, with
+their mask), all marked as simulation ground truth. Loading the same folder
+again changes nothing.
 """
 
 import json
@@ -15,10 +16,12 @@ from django.db import transaction
 from PIL import Image
 
 from analysis.defects import DEFECT_CLASSES
+from analysis.particlelabels import read_particle_csv
 from nanomark.accounts.models import Lab
 from nanomark.imaging.choices import AnnotationSource
 from nanomark.imaging.masks import store_defect_mask
 from nanomark.imaging.models import OrderLabel
+from nanomark.imaging.particleannotations import store_particle_annotation
 from nanomark.imaging.services import ingest_sem_image
 from nanomark.samples.choices import MaterialKind, SynthesisKind
 from nanomark.samples.models import Material, Sample, Synthesis
@@ -59,7 +62,8 @@ def read_manifest(folder: Path) -> dict:
     if list(manifest.get("defect_classes", [])) != list(DEFECT_CLASSES):
         raise DatasetInvalid(f"{path}: defect classes differ from {list(DEFECT_CLASSES)}")
     for item in manifest.get("items", []):
-        missing = {"id", "image", "sidecar", "masks", "class"} - item.keys()
+        missing = {"id", "image", "sidecar", "masks", "particles", "particle_mask", "class"}
+        missing -= item.keys()
         if missing or item["class"] not in MATERIALS:
             raise DatasetInvalid(f"{path}: item {item.get('id')} is incomplete or has no class")
     return manifest
@@ -69,8 +73,8 @@ def load_synthetic_dataset(folder: Path, lab: Lab, user=None) -> Counter[str]:
     """Load every item of the data set in ``folder`` into ``lab``.
 
     Returns:
-        Counts of ``images_created``, ``images_existing``, ``labels_created``
-        and ``masks_created``.
+        Counts of ``images_created``, ``images_existing``, ``labels_created``,
+        ``masks_created`` and ``particle_annotations_created``.
 
     Raises:
         DatasetInvalid: the manifest is missing or malformed.
@@ -103,6 +107,19 @@ def load_synthetic_dataset(folder: Path, lab: Lab, user=None) -> Counter[str]:
                 note="Ground truth: the defect map the particles were deposited on.",
             )
             counts["masks_created"] += 1
+        if not outcome.image.particle_annotations.filter(
+            source=AnnotationSource.SIMULATION
+        ).exists():
+            store_particle_annotation(
+                outcome.image,
+                read_particle_csv(
+                    (folder / item["particles"]).read_bytes(), name=item["particles"]
+                ),
+                mask=_frame_mask(folder / item["particle_mask"], outcome.image),
+                source=AnnotationSource.SIMULATION,
+                note="Ground truth: the particles the renderer drew.",
+            )
+            counts["particle_annotations_created"] += 1
     return counts
 
 
@@ -127,6 +144,12 @@ def _sample(lab: Lab, item: dict, user) -> Sample:
         if created:
             Synthesis.objects.create(sample=sample, **PAPER_DECORATION)
     return sample
+
+
+def _frame_mask(path: Path, image) -> np.ndarray:
+    """(H, W) bool frame-sized particle mask from the field-sized PNG (the data bar is below)."""
+    field = np.asarray(Image.open(path).convert("L")) > 127
+    return np.pad(field, ((0, image.height_px - field.shape[0]), (0, 0)))
 
 
 def _mask_layers(folder: Path, item: dict, databar_height_px: int) -> np.ndarray:

@@ -11,3 +11,4 @@ class ModelTask(models.TextChoices):
     ORDER_CLASSIFIER = spec.ORDER_CLASSIFIER, "Order classifier"
     DEFECT_SEGMENTER = spec.DEFECT_SEGMENTER, "Defect segmenter"
     PATCH_EMBEDDER = spec.PATCH_EMBEDDER, "Patch embedder"
+    PARTICLE_SEGMENTER = spec.PARTICLE_SEGMENTER, "Particle segmenter"

@@ -1,14 +1,15 @@
 """Trained model versions and the runs that trained them.
 
-A version freezes what it learnt from: the exact images, labels and masks, so a
-prediction made with it can be traced back to its training data.
+A version freezes what it learnt from: the exact images, labels, defect masks
+and particle annotations, so a prediction made with it can be traced back to
+its training data.
 """
 
 from django.conf import settings
 from django.db import models, transaction
 
 from nanomark.accounts.models import LabOwned
-from nanomark.imaging.models import DefectMask, OrderLabel, SEMImage
+from nanomark.imaging.models import DefectMask, OrderLabel, ParticleAnnotation, SEMImage
 from nanomark.registry.choices import ModelTask
 from nanomark.runs import BackgroundRun
 
@@ -30,6 +31,7 @@ class ModelVersion(LabOwned):
     training_images = models.ManyToManyField(SEMImage, blank=True, related_name="+")
     training_labels = models.ManyToManyField(OrderLabel, blank=True, related_name="+")
     training_masks = models.ManyToManyField(DefectMask, blank=True, related_name="+")
+    training_particles = models.ManyToManyField(ParticleAnnotation, blank=True, related_name="+")
     is_active = models.BooleanField(default=False)
     derived_from = models.ForeignKey(
         "self",

@@ -7,17 +7,11 @@ its training set. A classifier run also stores its encoder as a patch
 embedder version, since the embedder is the classifier's trunk.
 """
 
-import json
-import math
-import tempfile
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
-from analysis.semfile import read_sem
 from ml.crossval import (
     CrossValResult,
     cross_validate_classifier,
@@ -26,15 +20,19 @@ from ml.crossval import (
 )
 from ml.data import LabelledImage, make_record
 from ml.embedder import PatchEmbedder
-from ml.persistence import CONFIG_NAME, save_model
 from ml.recipes import fit_classifier, fit_segmenter
 from ml.registry import create_model, registered_models
 from ml.training import TrainConfig
 from nanomark.imaging.choices import AnnotationSource
-from nanomark.imaging.models import DefectMask, OrderLabel, SEMImage
-from nanomark.imaging.storage import save_file
+from nanomark.imaging.models import DefectMask, OrderLabel, SEMImage, latest_per_image
 from nanomark.registry.choices import ModelTask
 from nanomark.registry.models import ModelVersion, TrainingRun
+from nanomark.registry.particletraining import (
+    PARTICLE_SETTINGS,
+    particle_request_problem,
+    train_particles,
+)
+from nanomark.registry.storing import store_model, version_name
 
 #: Settings a training request may give, with their defaults (the paper: Adam 1e-4, 5 folds).
 DEFAULT_SETTINGS = {
@@ -82,11 +80,17 @@ def create_training_run(
             f"{a}" + (f"/{e}" if e else "") for t, a, e in registered_models() if t == task
         )
         raise TrainingRejected(f"unknown {task} {architecture}/{encoder}; valid: {valid}")
-    unknown = set(options or {}) - set(DEFAULT_SETTINGS)
+    defaults = task_settings(task)
+    unknown = set(options or {}) - set(defaults)
     if unknown:
         raise TrainingRejected(f"unknown training options {sorted(unknown)}")
-    config = {**DEFAULT_SETTINGS, **(options or {})}
-    _check_enough(lab, task, config["folds"])
+    config = {**defaults, **(options or {})}
+    if task == ModelTask.PARTICLE_SEGMENTER:
+        problem = particle_request_problem(lab, config)
+        if problem:
+            raise TrainingRejected(problem)
+    else:
+        _check_enough(lab, task, config["folds"])
     with transaction.atomic():
         run = TrainingRun.objects.create(
             lab=lab,
@@ -97,6 +101,11 @@ def create_training_run(
         if enqueue:
             transaction.on_commit(lambda: TrainingRun.enqueue(run.pk))
     return run
+
+
+def task_settings(task: str) -> dict:
+    """The options a training request for ``task`` may give, with their defaults."""
+    return PARTICLE_SETTINGS if task == ModelTask.PARTICLE_SEGMENTER else DEFAULT_SETTINGS
 
 
 def _check_enough(lab, task: str, folds: int) -> None:
@@ -131,12 +140,7 @@ def _latest_labels(lab) -> dict[int, OrderLabel]:
 
 def _latest_masks(lab) -> dict[int, DefectMask]:
     """One mask per image: reviewed masks first, then the newest."""
-    masks: dict[int, DefectMask] = {}
-    for mask in DefectMask.objects.filter(image__lab=lab).order_by(
-        "reviewed_at", "-created_at", "-pk"
-    ):
-        masks.setdefault(mask.image_id, mask)
-    return masks
+    return latest_per_image(DefectMask.objects.filter(image__lab=lab))
 
 
 def training_set(lab, task: str) -> TrainingSet:
@@ -151,12 +155,10 @@ def training_set(lab, task: str) -> TrainingSet:
     records = []
     for image_id in image_ids:
         image, row = images[image_id], rows[image_id]
-        with image.original.open("rb") as handle:
-            pixels = read_sem(handle.read(), max_pixels=settings.NANOMARK_MAX_IMAGE_PIXELS).pixels
         field = image.field_box
         records.append(
             make_record(
-                field.crop(pixels),
+                field.crop(image.read_pixels()),
                 image.pixel_size_nm,
                 label=row.label if classifier else None,
                 mask=None if classifier else field.crop(row.load_layers()),
@@ -174,6 +176,8 @@ def training_set(lab, task: str) -> TrainingSet:
 
 def train(run: TrainingRun) -> ModelVersion:
     """Cross-validate, train the final model and store it (and, for a classifier, its embedder)."""
+    if run.task == ModelTask.PARTICLE_SEGMENTER:
+        return train_particles(run)
     options = run.config
     data = training_set(run.lab, run.task)
     train_config = TrainConfig(
@@ -214,11 +218,7 @@ def train(run: TrainingRun) -> ModelVersion:
 
 
 def _store(run, model, data: TrainingSet, cv: CrossValResult, epochs: int, of=None) -> ModelVersion:
-    spec = model.spec
-    stamp = timezone.now().strftime("%Y%m%d-%H%M")
-    name = f"{spec.architecture}{'-' + spec.encoder if spec.encoder else ''}-{stamp}-run{run.pk}"
-    if of is not None:
-        name += "-embedder"
+    name = version_name(model.spec, run.pk, "-embedder" if of is not None else "")
     version = store_model(
         model,
         lab_id=run.lab_id,
@@ -242,52 +242,3 @@ def _store(run, model, data: TrainingSet, cv: CrossValResult, epochs: int, of=No
     version.training_labels.set(data.label_ids)
     version.training_masks.set(data.mask_ids)
     return version
-
-
-def store_model(
-    model,
-    *,
-    lab_id: int,
-    name: str,
-    metadata: dict,
-    metrics: dict,
-    created_by=None,
-    derived_from: ModelVersion | None = None,
-) -> ModelVersion:
-    """Save ``model``'s weights to media storage and record them as a new ModelVersion.
-
-    ``derived_from`` is the version ``model`` was cut from (an embedder's classifier).
-    """
-    spec = model.spec
-    with tempfile.TemporaryDirectory() as folder:
-        sha256 = save_model(model, folder, metadata)
-        document = (Path(folder) / CONFIG_NAME).read_text()
-        weights_file = next(p for p in Path(folder).iterdir() if p.name != CONFIG_NAME)
-        stored = save_file(
-            f"models/lab{lab_id}/{name}/{weights_file.name}", weights_file.read_bytes(), []
-        )
-    return ModelVersion.objects.create(
-        lab_id=lab_id,
-        task=spec.task,
-        name=name,
-        architecture=spec.architecture,
-        encoder=spec.encoder or "",
-        config=json.loads(document),
-        weights=stored,
-        weights_sha256=sha256,
-        input_pixel_size_nm=getattr(model, "target_nm_per_px", None),
-        metrics=_json_safe(metrics),
-        created_by=created_by,
-        derived_from=derived_from,
-    )
-
-
-def _json_safe(value):
-    """``value`` with NaN and infinities (e.g. ROC AUC of a one-class fold) as None: valid JSON."""
-    if isinstance(value, dict):
-        return {key: _json_safe(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(item) for item in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

@@ -2,8 +2,9 @@
 
 :func:`analyse_pixels` runs whichever models it is given — order classifier
 (score and saliency from one forward/backward pass), defect segmenter,
-patch embedder — and the model-free statistics of ``analysis/`` (defect
-skeletons, particles), timing each stage. The worker task stores the result;
+patch embedder, particle segmenter — and the statistics of ``analysis/``
+(defect skeletons, particles: found by the particle segmenter when there is
+one, by the LoG detector otherwise), timing each stage. The worker task stores the result;
 ``bench/bench_analysis.py`` times it against the bare forward passes.
 
 Only the image's field is analysed (the instrument's data bar is never read
@@ -28,6 +29,7 @@ from analysis.linestats import line_statistics, point_statistics
 from analysis.particles import ParticleSummary, detect_particles, particle_statistics
 from ml.embedder import DEFAULT_PATCH_SIZE_PX
 from ml.inference import PatchEmbeddings, order_with_saliency, patch_embeddings, predict_defects
+from ml.particles import segmented_particles
 
 #: Probability above which a segmented pixel belongs to a defect class.
 DEFECT_THRESHOLD = 0.5
@@ -107,6 +109,7 @@ def analyse_pixels(
     classifier: nn.Module | None = None,
     segmenter: nn.Module | None = None,
     embedder: nn.Module | None = None,
+    particle_segmenter: nn.Module | None = None,
 ) -> ImageAnalysis:
     """Analyse the field of one frame with the models given and the model-free statistics.
 
@@ -117,6 +120,7 @@ def analyse_pixels(
         classifier: an order classifier, or None to skip the order score.
         segmenter: a defect segmenter, or None to skip defect statistics.
         embedder: a patch embedder, or None to skip embeddings.
+        particle_segmenter: a particle segmenter, or None for the LoG detector.
 
     Returns:
         The analysis in frame coordinates: (H, W) maps zero outside the field,
@@ -129,6 +133,7 @@ def analyse_pixels(
         classifier=classifier,
         segmenter=segmenter,
         embedder=embedder,
+        particle_segmenter=particle_segmenter,
     )
     return _in_frame(result, field, pixels.shape)
 
@@ -164,6 +169,7 @@ def _analyse_field(
     classifier: nn.Module | None,
     segmenter: nn.Module | None,
     embedder: nn.Module | None,
+    particle_segmenter: nn.Module | None,
 ) -> ImageAnalysis:
     result = ImageAnalysis(pixel_size_nm=pixel_size_nm)
     if classifier is not None:
@@ -183,7 +189,11 @@ def _analyse_field(
             ]
     if pixel_size_nm is not None:
         with result.timed("particles"):
-            found = detect_particles(pixels, pixel_size_nm)
+            found = (
+                detect_particles(pixels, pixel_size_nm)
+                if particle_segmenter is None
+                else segmented_particles(particle_segmenter, pixels, pixel_size_nm)
+            )
             height, width = pixels.shape
             result.particles_xy = found.positions_xy
             result.particle_diameters_nm = found.diameters_nm

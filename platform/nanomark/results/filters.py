@@ -7,7 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 
 from nanomark.idfilters import IdFilter
 from nanomark.results.current import current_order_scores
-from nanomark.results.models import AnalysisRun
+from nanomark.results.models import MODEL_ROLES, AnalysisRun
 from nanomark.runs import RunStatus
 from nanomark.samples.filters import SampleFilter
 
@@ -20,7 +20,8 @@ class AnalysisRunFilter(django_filters.FilterSet):
     sample = IdFilter(field_name="image__sample_id")
     status = django_filters.ChoiceFilter(choices=RunStatus.choices)
     models = IdFilter(
-        method="used_model", label="Model version (classifier, segmenter or embedder)"
+        method="used_model",
+        label="Model version (classifier, segmenter, embedder or particle segmenter)",
     )
 
     class Meta:
@@ -28,9 +29,10 @@ class AnalysisRunFilter(django_filters.FilterSet):
         fields = []
 
     def used_model(self, queryset, name, value):
-        return queryset.filter(
-            Q(classifier_id=value) | Q(segmenter_id=value) | Q(embedder_id=value)
-        )
+        used = Q()
+        for role in MODEL_ROLES:
+            used |= Q(**{f"{role}_id": value})
+        return queryset.filter(used)
 
 
 class AnalysedSampleFilter(SampleFilter):

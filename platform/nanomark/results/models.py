@@ -1,8 +1,9 @@
 """Analysis of one image by a set of model versions, and the numbers it produced.
 
-One run per (image, classifier, segmenter, embedder, calibration version): a
-second delivery of the same work finds the run and changes nothing, and a
-corrected pixel size or field box makes new work. Lengths are in nm, areas in µm².
+One run per (image, classifier, segmenter, embedder, particle segmenter,
+calibration version): a second delivery of the same work finds the run and
+changes nothing, and a corrected pixel size or field box makes new work.
+Lengths are in nm, areas in µm².
 """
 
 from django.conf import settings
@@ -13,15 +14,31 @@ from analysis.defects import DEFECT_CLASSES, DEFECT_LABELS
 from nanomark.accounts.models import LabOwned
 from nanomark.accounts.querysets import LabScopedQuerySet
 from nanomark.imaging.models import SEMImage
+from nanomark.registry.choices import ModelTask
 from nanomark.registry.models import ModelVersion
 from nanomark.runs import BackgroundRun, RunStatus
 
+#: The model versions a run names: its field for each, and the task of the version.
+MODEL_ROLES = {
+    "classifier": ModelTask.ORDER_CLASSIFIER,
+    "segmenter": ModelTask.DEFECT_SEGMENTER,
+    "embedder": ModelTask.PATCH_EMBEDDER,
+    "particle_segmenter": ModelTask.PARTICLE_SEGMENTER,
+}
 
-def models_key_of(classifier, segmenter, embedder) -> str:
-    """The run key of three model versions (rows, primary keys or None): "12-0-13"."""
-    return "-".join(
+
+def models_key_of(classifier=None, segmenter=None, embedder=None, particle_segmenter=None) -> str:
+    """The run key of its model versions (rows, primary keys or None): "12-0-13".
+
+    A particle segmenter adds its key at the end ("12-0-13-7") only when
+    there is one, so the runs of a lab without one keep the keys they had
+    before particle segmenters existed.
+    """
+    key = "-".join(
         str(getattr(version, "pk", version) or 0) for version in (classifier, segmenter, embedder)
     )
+    particles = getattr(particle_segmenter, "pk", particle_segmenter)
+    return f"{key}-{particles}" if particles else key
 
 
 DEFECT_CLASS_CHOICES = [(name, DEFECT_LABELS[name]) for name in DEFECT_CLASSES]
@@ -72,10 +89,19 @@ class AnalysisRun(LabOwned, BackgroundRun):
     embedder = models.ForeignKey(
         ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    particle_segmenter = models.ForeignKey(
+        ModelVersion,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="the model that found the particles (None: the LoG detector)",
+    )
     models_key = models.CharField(
         max_length=80,
         editable=False,
-        help_text="classifier-segmenter-embedder primary keys; with image, unique",
+        help_text="classifier-segmenter-embedder[-particle segmenter] primary keys; with "
+        "image, unique",
     )
     timings_s = models.JSONField(default=dict, blank=True, help_text="seconds per stage")
     batch = models.ForeignKey(
@@ -109,8 +135,14 @@ class AnalysisRun(LabOwned, BackgroundRun):
     def save(self, *args, **kwargs) -> None:
         # The key is kept by the row itself so the unique constraint also covers absent
         # (NULL) model versions, which SQL unique constraints would treat as distinct.
-        self.models_key = models_key_of(self.classifier_id, self.segmenter_id, self.embedder_id)
+        self.models_key = models_key_of(
+            **{role: getattr(self, f"{role}_id") for role in MODEL_ROLES}
+        )
         super().save(*args, **kwargs)
+
+    def versions(self) -> dict[str, ModelVersion | None]:
+        """The run's model version in each role of :data:`MODEL_ROLES` (None where absent)."""
+        return {role: getattr(self, role) for role in MODEL_ROLES}
 
 
 class OrderScore(models.Model):
@@ -187,6 +219,12 @@ class ParticleStatistics(models.Model):
 
     def __str__(self) -> str:
         return f"{self.count} particles on {self.run.image}"
+
+    @property
+    def detector(self) -> str:
+        """What found the particles: "LoG", or the particle segmenter version's name."""
+        version = self.run.particle_segmenter
+        return "LoG" if version is None else version.name
 
 
 class PatchEmbedding(models.Model):

@@ -18,7 +18,7 @@ from nanomark.imaging.models import SEMImage
 from nanomark.registry.models import ModelVersion
 from nanomark.results.current import current_analysis_runs
 from nanomark.results.figures import order_score_histogram, skeleton_length_figure
-from nanomark.results.models import AnalysisRun
+from nanomark.results.models import MODEL_ROLES, AnalysisRun
 from nanomark.samples.models import Sample
 
 #: The section's template (``pagesections.add_section("sample-detail", ...)``).
@@ -52,8 +52,7 @@ class ImageRow:
         """(role, model version) of the current analysis, for the versions it used."""
         if self.current is None:
             return []
-        roles = ("classifier", "segmenter", "embedder")
-        versions = [(role, getattr(self.current, role)) for role in roles]
+        versions = self.current.versions().items()
         return [(role, version) for role, version in versions if version is not None]
 
     @property
@@ -76,7 +75,7 @@ def image_rows(images: QuerySet[SEMImage]) -> list[ImageRow]:
             rows[run.image_id].latest = run
     current = (
         current_analysis_runs(runs)
-        .select_related("classifier", "segmenter", "embedder", "order_score", "particles")
+        .select_related(*MODEL_ROLES, "order_score", "particles")
         .prefetch_related("defect_stats")
     )
     for run in current:

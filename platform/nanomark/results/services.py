@@ -12,20 +12,15 @@ from collections.abc import Iterable
 from django.db import transaction
 
 from nanomark.imaging.models import SEMImage
-from nanomark.registry.choices import ModelTask
 from nanomark.registry.models import ModelVersion
-from nanomark.results.models import AnalysisBatch, AnalysisRun, models_key_of
+from nanomark.results.models import MODEL_ROLES, AnalysisBatch, AnalysisRun, models_key_of
 from nanomark.runs import RunStatus
 
 
 def active_versions(lab_id: int) -> dict[str, ModelVersion | None]:
-    """The lab's active classifier, segmenter and embedder (None where none is active)."""
+    """The lab's active version in each role of :data:`MODEL_ROLES` (None where none is active)."""
     active = {v.task: v for v in ModelVersion.objects.filter(lab_id=lab_id, is_active=True)}
-    return {
-        "classifier": active.get(ModelTask.ORDER_CLASSIFIER),
-        "segmenter": active.get(ModelTask.DEFECT_SEGMENTER),
-        "embedder": active.get(ModelTask.PATCH_EMBEDDER),
-    }
+    return {role: active.get(task) for role, task in MODEL_ROLES.items()}
 
 
 def queue_analyses(
@@ -56,9 +51,7 @@ def queue_analyses(
     with transaction.atomic():
         for lab_id, lab_images in by_lab.items():
             versions = active_versions(lab_id)
-            key = models_key_of(
-                *(versions[role] for role in ("classifier", "segmenter", "embedder"))
-            )
+            key = models_key_of(**versions)
             done = set(
                 AnalysisRun.objects.filter(image__in=lab_images, models_key=key).values_list(
                     "image_id", "calibration_version"

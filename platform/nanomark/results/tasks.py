@@ -9,12 +9,9 @@ worker that dies loses the lease and the run is queued again by the sweep.
 
 import logging
 
-from django.conf import settings
-
-from analysis.semfile import read_sem
 from nanomark.registry.loading import load_version
 from nanomark.results.compute import analyse_pixels
-from nanomark.results.models import AnalysisRun
+from nanomark.results.models import MODEL_ROLES, AnalysisRun
 from nanomark.results.signals import run_succeeded
 from nanomark.results.storing import RunNoLongerRunning, discard_partial_files, store_analysis
 from nanomark.workers.leases import leased
@@ -27,23 +24,15 @@ def analyse_image(run_pk: int) -> None:
     with leased(AnalysisRun, run_pk) as holder:
         if holder is None:
             return
-        run = AnalysisRun.objects.select_related(
-            "image", "classifier", "segmenter", "embedder"
-        ).get(pk=run_pk)
+        run = AnalysisRun.objects.select_related("image", *MODEL_ROLES).get(pk=run_pk)
         discard_partial_files(run)
-        with run.image.original.open("rb") as handle:
-            pixels = read_sem(handle.read(), max_pixels=settings.NANOMARK_MAX_IMAGE_PIXELS).pixels
         analysis = analyse_pixels(
-            pixels,
+            run.image.read_pixels(),
             run.image.pixel_size_nm,
             field=run.image.field_box,
             **{
                 role: load_version(version) if version is not None else None
-                for role, version in (
-                    ("classifier", run.classifier),
-                    ("segmenter", run.segmenter),
-                    ("embedder", run.embedder),
-                )
+                for role, version in run.versions().items()
             },
         )
         try:

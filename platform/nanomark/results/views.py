@@ -17,7 +17,13 @@ from nanomark.accounts.fileaccess import login_or_token_required
 from nanomark.accounts.labcontext import require_write
 from nanomark.imaging.models import SEMImage
 from nanomark.results.current import current_analysis_runs
-from nanomark.results.models import AnalysisRun, DefectStatistic, OrderScore, ParticleStatistics
+from nanomark.results.models import (
+    MODEL_ROLES,
+    AnalysisRun,
+    DefectStatistic,
+    OrderScore,
+    ParticleStatistics,
+)
 from nanomark.results.particlescoring import score_run
 from nanomark.results.services import queue_analyses, retry_run
 from nanomark.runs import MAX_ATTEMPTS, RunStatus
@@ -68,7 +74,11 @@ def image_analysis(request: HttpRequest, image: SEMImage) -> dict:
         DefectStatistic.objects.filter(run=current),
         key=lambda stat: DEFECT_CLASSES.index(stat.defect_class),
     )
-    particles = ParticleStatistics.objects.filter(run=current).first()
+    particles = (
+        ParticleStatistics.objects.filter(run=current)
+        .select_related("run__particle_segmenter")
+        .first()
+    )
     overlays = [
         {
             "key": stat.defect_class,
@@ -98,7 +108,7 @@ def image_analysis(request: HttpRequest, image: SEMImage) -> dict:
 def _runs_of(image: SEMImage):
     return (
         AnalysisRun.objects.filter(image=image)
-        .select_related("classifier", "segmenter", "embedder")
+        .select_related(*MODEL_ROLES)
         .order_by("-queued_at", "-pk")
     )
 
@@ -112,8 +122,8 @@ def run_json(run: AnalysisRun) -> dict:
         "attempts": run.attempts,
         "max_attempts": MAX_ATTEMPTS,
         "models": {
-            role: getattr(run, role).name if getattr(run, role) is not None else None
-            for role in ("classifier", "segmenter", "embedder")
+            role: version.name if version is not None else None
+            for role, version in run.versions().items()
         },
         "queued_at": run.queued_at.isoformat() if run.queued_at else None,
         "started_at": run.started_at.isoformat() if run.started_at else None,

@@ -6,7 +6,7 @@ from nanomark.accounts.commandargs import lab_from_slug, user_from_name
 from nanomark.registry.choices import ModelTask
 from nanomark.registry.models import TrainingRun
 from nanomark.registry.tasks import train_model
-from nanomark.registry.training import DEFAULT_SETTINGS, TrainingRejected, create_training_run
+from nanomark.registry.training import TrainingRejected, create_training_run, task_settings
 
 
 class Command(BaseCommand):
@@ -25,8 +25,10 @@ class Command(BaseCommand):
         if self.default_encoder is not None:
             parser.add_argument("--encoder", default=self.default_encoder)
         parser.add_argument("--user", help="username recorded as the trainer")
-        for name, default in DEFAULT_SETTINGS.items():
-            parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=default, dest=name)
+        for name, default in task_settings(self.task).items():
+            option = f"--{name.replace('_', '-')}"
+            kind = float if isinstance(default, float) else int  # None: the recipe's default
+            parser.add_argument(option, type=kind, default=default, dest=name)
         parser.add_argument("--now", action="store_true", help="train in this process")
 
     def handle(self, *args, **options) -> None:
@@ -38,7 +40,7 @@ class Command(BaseCommand):
                 task=self.task,
                 architecture=options["architecture"],
                 encoder=options.get("encoder"),
-                options={name: options[name] for name in DEFAULT_SETTINGS},
+                options={name: options[name] for name in task_settings(self.task)},
                 created_by=user,
                 enqueue=not options["now"],
             )
