@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
+from analysis.particlelabels import LabelledParticles  # noqa: E402
 from analysis.particles import detect_particles  # noqa: E402
 from analysis.particlescore import pooled, score_particles  # noqa: E402
 from ml.particles import (  # noqa: E402
@@ -84,7 +85,10 @@ def main() -> None:
     parser.add_argument("--crop", type=int, default=96, help="training crop side, px")
     parser.add_argument("--threshold", type=float, default=0.5)
     parser.add_argument(
-        "--plain-masks", action="store_true", help="train on the masks without contact gaps"
+        "--separate-touching", action="store_true", help="train on masks with contact gaps"
+    )
+    parser.add_argument(
+        "--no-cores", action="store_true", help="one channel: no particle cores to seed splits"
     )
     parser.add_argument("--save", type=Path, help="folder to save the trained model to")
     args = parser.parse_args()
@@ -96,14 +100,19 @@ def main() -> None:
         encoder=args.encoder,
         architecture=args.architecture,
         crop_px=args.crop,
-        separate_touching=not args.plain_masks,
+        separate_touching=args.separate_touching,
+        cores=not args.no_cores,
     )
     model, result = train_particle_segmenter(
-        [s.image for s in train], [s.mask for s in train], config
+        [s.image for s in train],
+        [s.mask for s in train],
+        config,
+        [LabelledParticles(s.particles_xy, s.diameters_px) for s in train],
     )
     losses = [epoch["train_loss"] for epoch in result.history]
     print(
-        f"{args.architecture}/{args.encoder}, separate_touching={config.separate_touching}: "
+        f"{args.architecture}/{args.encoder}, cores={config.cores}, "
+        f"separate_touching={config.separate_touching}: "
         f"trained {result.wall_time_s / 60:.2f} min on "
         f"{args.threads} threads, {len(losses)} epochs of {2 * config.samples_per_image} crops "
         f"of {config.crop_px} px, loss {losses[0]:.3f} -> {losses[-1]:.3f}"

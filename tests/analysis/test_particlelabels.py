@@ -9,9 +9,11 @@ from analysis import particlelabels
 from analysis.particlelabels import (
     LabelFileError,
     particle_instances,
+    particles_from_labels,
     particles_from_mask,
     read_particle_csv,
     read_particle_mask,
+    seeded_instances,
     write_particle_csv,
 )
 from analysis.particlescore import score_particles
@@ -277,3 +279,25 @@ def test_a_written_csv_reads_back_to_the_same_particles():
     np.testing.assert_allclose(particles.diameters_px, diameters.round(2))
     in_nm = read_particle_csv(write_particle_csv(xy, diameters, "diameter_nm"), pixel_size_nm=2.0)
     np.testing.assert_allclose(in_nm.diameters_px, diameters.round(2) / 2)
+
+
+def test_seeded_instances_give_one_particle_per_seed_and_keep_unseeded_blobs():
+    mask = np.zeros((20, 30), bool)
+    mask[5:10, 2:14] = True  # one blob, two seeds
+    mask[15:18, 20:23] = True  # no seed
+    seeds = np.zeros_like(mask)
+    seeds[7, 4] = seeds[7, 11] = True
+    seeds[1, 1] = True  # outside the mask: ignored
+    labels = seeded_instances(mask, seeds)
+    assert labels.max() == 3
+    assert set(np.unique(labels[5:10, 2:14])) == {1, 2}
+    assert (labels[15:18, 20:23] == 3).all()
+    assert labels[1, 1] == 0
+    found = particles_from_labels(labels)
+    assert len(found) == 3
+    assert sorted(found.xy[:2, 0].tolist()) == [4.5, 10.5]  # split down the middle
+
+
+def test_seeded_instances_of_a_mask_that_is_all_particle():
+    mask = np.ones((6, 6), bool)
+    assert (seeded_instances(mask, np.zeros_like(mask)) == 1).all()

@@ -5,11 +5,12 @@ import pytest
 import torch
 from torch import nn
 
-from analysis.particlelabels import LabelledParticles
+from analysis.particlelabels import LabelledParticles, disc_mask
 from analysis.particlescore import pooled
 from ml.particles import (
     ParticleDataset,
     ParticleTrainConfig,
+    core_mask,
     cross_validate_particle_segmenter,
     particles_from_probability,
     predict_particles,
@@ -82,7 +83,7 @@ def test_tiles_blend_to_the_untiled_map():
     model = _Local()
     whole = predict_particles(model, image, tile_px=256, overlap_px=32)
     tiled = predict_particles(model, image, tile_px=64, overlap_px=32)
-    assert whole.shape == tiled.shape == (150, 200)
+    assert whole.shape == tiled.shape == (1, 150, 200)
     assert whole.dtype == np.float32
     np.testing.assert_allclose(tiled, whole, atol=2e-3)
 
@@ -125,12 +126,43 @@ def test_touching_particles_are_trained_one_pixel_apart():
     assert not (separated & ~mask).any()
 
 
+def test_cores_seed_one_particle_each_where_the_mask_merges_touching_ones():
+    # Two 8 px discs 5 px apart and a 3 px one: the merged pair's neck is too shallow to split.
+    truth = LabelledParticles(
+        np.array([[20.0, 20.0], [25.0, 20.0], [40.0, 40.0]]), np.array([8.0, 8.0, 3.0])
+    )
+    mask = disc_mask((64, 64), truth.xy, truth.diameters_px)
+    assert len(particles_from_probability(mask.astype(np.float32))) == 2  # distance: one blob
+    cores = core_mask(mask.shape, truth)
+    found = particles_from_probability(np.stack([mask, cores]).astype(np.float32))
+    order = np.argsort(found.xy[:, 0])
+    # Each half of the merged blob is one particle, centred near its own disc's centre.
+    np.testing.assert_allclose(found.xy[order], truth.xy, atol=0.6)
+    assert found.diameters_px[order][2] == pytest.approx(3.4, abs=0.1)
+
+
+def test_a_two_channel_model_learns_particles_and_cores():
+    scene = _scene(4, shape=(96, 96), n_particles=8)
+    model, _ = train_particle_segmenter(
+        [scene.image],
+        [scene.mask],
+        ParticleTrainConfig(minutes=0.01, crop_px=32, batch_size=2, samples_per_image=2),
+    )
+    assert model.spec.kwargs == {"channels": 2}
+    assert predict_particles(model, scene.image).shape == (2, 96, 96)
+
+
 def test_crops_keep_image_and_mask_aligned_and_binary():
     scene = _scene(1)
     unit = scene.image.astype(np.float32) / 255
     dataset = ParticleDataset([unit], [scene.mask], crop_px=64, samples_per_image=4, seed=0)
     x, y = dataset[0]
     assert x.shape == y.shape == (1, 64, 64)
+    cores = core_mask(scene.mask.shape, _truth(scene))
+    two = ParticleDataset([unit], [scene.mask], 64, 4, seed=0, cores=[cores])
+    _, y2 = two[0]
+    assert y2.shape == (2, 64, 64)
+    assert not (y2[1].bool() & ~y2[0].bool()).any()  # cores lie inside particles
     assert set(torch.unique(y).tolist()) <= {0.0, 1.0}
     assert len(dataset) == 4
 
