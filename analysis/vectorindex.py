@@ -2,25 +2,28 @@
 
 Patch embeddings (:mod:`ml.embedder`) are L2-normalised, so the inner product
 is the cosine similarity. :class:`VectorIndex` stores them under int64 ids (the
-database primary keys of the embedding rows) in a FAISS index of one of two
-kinds, chosen from the expected size (:func:`kind_for_size`):
+database primary keys of the embedding rows) in a FAISS inner-product index of
+one of four kinds (:data:`KINDS`):
 
-* ``"flat"`` up to :data:`EXACT_MAX_SIZE` vectors: exact inner product
-  (``IndexFlatIP`` inside ``IndexIDMap2``), no training;
-* ``"ivf"`` above: an inverted file (``IndexIVFFlat``, inner product)
-  with nlist ≈ 4 √N lists, trained by spherical k-means on a sample. Its
-  ``nprobe`` (lists scanned per query) is tuned on the data so that recall@10
-  reaches 0.95 (:meth:`VectorIndex.tune`). IVF was chosen over HNSW because it
-  supports removal, runs on FAISS's GPU build, and builds 10^6 vectors of 512
-  floats in 2-3 minutes on 2 cores; on clustered embeddings it meets recall
-  >= 0.95 at tens to hundreds of times the exact QPS (``bench/bench_search.py``).
-  The gain shrinks as clusters loosen: where neighbours are barely closer than
-  the rest of their cluster, the tuned nprobe grows and IVF is ~2x exact.
+* ``"flat"``: exact search (``IndexFlatIP`` inside ``IndexIDMap2``), no training;
+* ``"hnsw"``: a navigable small-world graph (``IndexHNSWFlat``, ``M`` links a
+  node, ``efSearch`` candidates kept while searching) over the full vectors;
+* ``"ivf"``: an inverted file (``IndexIVFFlat``, ``nlist`` lists, ``nprobe``
+  scanned per query) over the full vectors;
+* ``"ivfpq"``: an inverted file of 4-bit product-quantised codes
+  (``IndexIVFPQFastScan``, ``pq_m`` sub-quantisers) whose ``k_factor`` x k best
+  candidates are re-ranked exactly on the stored full vectors (``IndexRefineFlat``).
 
-On a machine with FAISS's GPU build and a GPU, searches run on a GPU copy of
-the index (made on first search, dropped on every change). FAISS's thread
-count is whatever the caller set (``faiss.omp_set_num_threads``); nothing here
-changes global state.
+Which kind serves a collection, with which parameters, is measured on the
+collection's own vectors by :func:`analysis.indextuning.build_tuned`; this
+module builds, searches, edits and serialises an index of a given kind.
+Removal is native for ``"flat"`` and ``"ivf"``; for the graph and re-ranked
+kinds it re-adds the remaining vectors (O(N), seconds per 10^5 vectors).
+
+On a machine with FAISS's GPU build and a GPU, searches of the ``"flat"`` and
+``"ivf"`` kinds run on a GPU copy of the index (made on first search, dropped
+on every change). FAISS's thread count is whatever the caller set
+(``faiss.omp_set_num_threads``); nothing here changes global state.
 
 Sample-level comparisons: :func:`sample_distance` is the energy distance
 between two sets of embeddings, :func:`rank_samples` ranks candidates by it,
@@ -36,22 +39,36 @@ from typing import TypeVar
 import faiss
 import numpy as np
 
-#: Index kinds: exact inner product, and inverted file.
+#: Index kinds: exact, graph, inverted file, inverted file of PQ codes with exact re-ranking.
 KIND_FLAT = "flat"
+KIND_HNSW = "hnsw"
 KIND_IVF = "ivf"
-KINDS = (KIND_FLAT, KIND_IVF)
+KIND_IVFPQ = "ivfpq"
+KINDS = (KIND_FLAT, KIND_HNSW, KIND_IVF, KIND_IVFPQ)
 
-#: Largest expected size served by the exact kind, vectors.
-EXACT_MAX_SIZE = 50_000
+#: Parameters each kind is built with (structure) and may change between searches.
+BUILD_PARAMS = {
+    KIND_FLAT: (),
+    KIND_HNSW: ("M", "efConstruction"),
+    KIND_IVF: ("nlist",),
+    KIND_IVFPQ: ("nlist", "pq_m"),
+}
+SEARCH_PARAMS = {
+    KIND_FLAT: (),
+    KIND_HNSW: ("efSearch",),
+    KIND_IVF: ("nprobe",),
+    KIND_IVFPQ: ("nprobe", "k_factor"),
+}
+
+#: Graph links per HNSW node (2 M on the base layer) and its construction beam.
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 40
 
 #: Norms within this distance of 1 are rounding and are renormalised; others are rejected.
 UNIT_NORM_TOLERANCE = 1e-3
 
 #: k-means training sample per IVF list; FAISS warns below 39.
 TRAIN_POINTS_PER_LIST = 40
-
-#: Queries used by :meth:`VectorIndex.tune`.
-TUNE_QUERIES = 256
 
 #: Largest k (and nprobe) FAISS's GPU indexes accept.
 GPU_MAX_K = 2048
@@ -60,21 +77,38 @@ GPU_MAX_K = 2048
 _FLOAT32_ROUNDING = 1e-6
 _MAGIC = b"NMVI"
 _FORMAT = 1
-# Hits scoring at least this are copies of the query (cosine 1 to float32 rounding).
-_SELF_SCORE = 1.0 - 1e-5
+# ParameterSpace's names of the search parameters (it reaches through IDMap2 and refine).
+_FAISS_PARAM = {"efSearch": "efSearch", "nprobe": "nprobe", "k_factor": "k_factor_rf"}
 
 G = TypeVar("G", bound=Hashable)
 K = TypeVar("K", bound=Hashable)
 
 
-def kind_for_size(n: int) -> str:
-    """The index kind for ``n`` vectors: ``"flat"`` up to :data:`EXACT_MAX_SIZE`, else ``"ivf"``."""
-    return KIND_FLAT if n <= EXACT_MAX_SIZE else KIND_IVF
-
-
 def ivf_list_count(n: int) -> int:
     """IVF lists for ``n`` vectors: round(4 √n), at most n / 39 (k-means needs 39 points a list)."""
     return max(1, min(round(4 * n**0.5), n // 39))
+
+
+def pq_subquantizers(dim: int) -> int:
+    """PQ sub-quantisers for d dimensions: d / 4 (4 dims a 4-bit code), d / 2 or d if d is odd."""
+    return dim // 4 if dim % 4 == 0 else dim // 2 if dim % 2 == 0 else dim
+
+
+def default_params(kind: str, n: int, dim: int) -> dict[str, int]:
+    """Build parameters of ``kind`` for about ``n`` vectors of dimension ``dim``.
+
+    HNSW: :data:`HNSW_M` and :data:`HNSW_EF_CONSTRUCTION`; the inverted files:
+    :func:`ivf_list_count` lists, and :func:`pq_subquantizers` for the PQ codes.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown index kind {kind!r}; valid kinds: {', '.join(KINDS)}")
+    values = {
+        "M": HNSW_M,
+        "efConstruction": HNSW_EF_CONSTRUCTION,
+        "nlist": ivf_list_count(n),
+        "pq_m": pq_subquantizers(dim),
+    }
+    return {name: values[name] for name in BUILD_PARAMS[kind]}
 
 
 def unit_vectors(vectors: np.ndarray, dim: int | None = None, name: str = "vectors") -> np.ndarray:
@@ -114,7 +148,7 @@ def unit_vectors(vectors: np.ndarray, dim: int | None = None, name: str = "vecto
     return array
 
 
-def _validate_ids(ids: np.ndarray, n: int) -> np.ndarray:
+def validate_ids(ids: np.ndarray, n: int) -> np.ndarray:
     """(n,) non-negative unique integer ids → int64; ValueError otherwise."""
     array = np.asarray(ids)
     if array.ndim != 1 or array.shape[0] != n:
@@ -135,6 +169,17 @@ def _gpu_resources() -> "faiss.StandardGpuResources":
     return faiss.StandardGpuResources()
 
 
+def _factory_string(kind: str, params: dict[str, int]) -> str:
+    """FAISS ``index_factory`` description of ``kind`` with build ``params``."""
+    if kind == KIND_FLAT:
+        return "IDMap2,Flat"
+    if kind == KIND_HNSW:
+        return f"IDMap2,HNSW{params['M']}"
+    if kind == KIND_IVF:
+        return f"IVF{params['nlist']},Flat"  # the inverted lists hold the ids themselves
+    return f"IDMap2,IVF{params['nlist']},PQ{params['pq_m']}x4fs,RFlat"
+
+
 class VectorIndex:
     """Cosine-similarity search over L2-normalised float32 vectors with int64 ids.
 
@@ -145,7 +190,7 @@ class VectorIndex:
     Calls that raise leave the index unchanged.
 
     Attributes:
-        kind: ``"flat"`` or ``"ivf"``.
+        kind: one of :data:`KINDS`.
         dim: vector dimension d.
 
     Example:
@@ -167,30 +212,30 @@ class VectorIndex:
         self._gpu_index: faiss.Index | None = None
 
     @classmethod
-    def create(cls, dim: int, expected_size: int, *, kind: str | None = None) -> "VectorIndex":
-        """An empty index for about ``expected_size`` vectors of dimension ``dim``.
+    def create(
+        cls, dim: int, *, kind: str = KIND_FLAT, params: dict[str, int] | None = None
+    ) -> "VectorIndex":
+        """An empty index of vectors of dimension ``dim``.
 
         Args:
             dim: vector dimension d >= 1.
-            expected_size: number of vectors the index will hold; sets the kind
-                (:func:`kind_for_size`) and the IVF list count (:func:`ivf_list_count`).
-            kind: ``"flat"`` or ``"ivf"`` to override the choice.
+            kind: one of :data:`KINDS`.
+            params: build parameters (:data:`BUILD_PARAMS` of the kind, e.g.
+                ``{"nlist": 1024}``); missing ones from :func:`default_params` for
+                10^4 vectors.
 
         Returns:
-            An empty index; an ``"ivf"`` one needs :meth:`train` before :meth:`add`.
+            An empty index; the inverted-file kinds need :meth:`train` before :meth:`add`.
         """
-        if dim < 1 or expected_size < 0:
-            raise ValueError(f"dim must be >= 1 and expected_size >= 0, got {dim}, {expected_size}")
-        kind = kind_for_size(expected_size) if kind is None else kind
-        if kind == KIND_FLAT:
-            index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
-        elif kind == KIND_IVF:
-            quantizer = faiss.IndexFlatIP(dim)
-            index = faiss.IndexIVFFlat(
-                quantizer, dim, ivf_list_count(expected_size), faiss.METRIC_INNER_PRODUCT
-            )
-        else:
-            raise ValueError(f"unknown index kind {kind!r}; valid kinds: {', '.join(KINDS)}")
+        if dim < 1:
+            raise ValueError(f"dim must be >= 1, got {dim}")
+        params = {**default_params(kind, 10_000, dim), **(params or {})}
+        unknown = set(params) - set(BUILD_PARAMS[kind])
+        if unknown:
+            raise ValueError(f"{kind!r} takes no parameters {sorted(unknown)}")
+        index = faiss.index_factory(dim, _factory_string(kind, params), faiss.METRIC_INNER_PRODUCT)
+        if kind == KIND_HNSW:
+            faiss.downcast_index(index.index).hnsw.efConstruction = params["efConstruction"]
         return cls(index, kind, dim)
 
     @classmethod
@@ -199,32 +244,32 @@ class VectorIndex:
         ids: np.ndarray,
         vectors: np.ndarray,
         *,
-        kind: str | None = None,
-        target_recall: float = 0.95,
+        kind: str = KIND_FLAT,
+        params: dict[str, int] | None = None,
         seed: int = 0,
     ) -> "VectorIndex":
-        """A full rebuild: create, train (IVF), add everything, tune (IVF).
+        """A full rebuild: create, train (inverted files), add everything.
 
         Args:
             ids: (N,) unique non-negative int64 ids.
             vectors: (N, d) L2-normalised float vectors.
-            kind: force ``"flat"`` or ``"ivf"``; default from N (:func:`kind_for_size`).
-            target_recall: recall@10 that :meth:`tune` aims at on a sample of ``vectors``.
-            seed: seed of the training and tuning samples.
+            kind: one of :data:`KINDS`.
+            params: build and search parameters; missing build ones from
+                :func:`default_params` for N vectors, missing search ones FAISS's defaults.
+            seed: seed of the training sample.
 
         Returns:
             The filled index.
         """
         vectors = unit_vectors(vectors)
-        ids = _validate_ids(ids, vectors.shape[0])
-        index = cls.create(vectors.shape[1], vectors.shape[0], kind=kind)
-        rng = np.random.default_rng(seed)
-        if index.kind == KIND_IVF:
+        ids = validate_ids(ids, vectors.shape[0])
+        params = {**default_params(kind, len(vectors), vectors.shape[1]), **(params or {})}
+        build = {name: params.pop(name) for name in BUILD_PARAMS[kind]}
+        index = cls.create(vectors.shape[1], kind=kind, params=build)
+        if not index.is_trained:
             index.train(vectors, seed=seed)
         index.add(ids, vectors)
-        if index.kind == KIND_IVF:
-            sample = rng.choice(len(vectors), min(len(vectors), TUNE_QUERIES), replace=False)
-            index.tune(vectors[np.sort(sample)], target_recall=target_recall)
+        index.set_search_params(**params)
         return index
 
     def __len__(self) -> int:
@@ -232,29 +277,72 @@ class VectorIndex:
         return int(self._index.ntotal)
 
     @property
+    def params(self) -> dict[str, int]:
+        """Build and search parameters as FAISS holds them (empty for the exact kind)."""
+        if self.kind == KIND_HNSW:
+            hnsw = faiss.downcast_index(self._index.index).hnsw
+            return {
+                "M": int(hnsw.nb_neighbors(1)),
+                "efConstruction": int(hnsw.efConstruction),
+                "efSearch": int(hnsw.efSearch),
+            }
+        if self.kind == KIND_IVF:
+            return {"nlist": int(self._index.nlist), "nprobe": int(self._index.nprobe)}
+        if self.kind == KIND_IVFPQ:
+            refine = faiss.downcast_index(self._index.index)
+            base = faiss.downcast_index(refine.base_index)
+            return {
+                "nlist": int(base.nlist),
+                "pq_m": int(base.pq.M),
+                "nprobe": int(base.nprobe),
+                "k_factor": int(refine.k_factor),
+            }
+        return {}
+
+    @property
     def nprobe(self) -> int | None:
-        """IVF lists scanned per query (``None`` for the exact kind)."""
-        return int(self._index.nprobe) if self.kind == KIND_IVF else None
+        """Inverted lists scanned per query (``None`` for the other kinds)."""
+        return self.params.get("nprobe")
 
     @property
     def nlist(self) -> int | None:
-        """Number of IVF lists (``None`` for the exact kind)."""
-        return int(self._index.nlist) if self.kind == KIND_IVF else None
+        """Number of inverted lists (``None`` for the other kinds)."""
+        return self.params.get("nlist")
 
     @property
     def is_trained(self) -> bool:
-        """Whether vectors can be added (always true for the exact kind)."""
+        """Whether vectors can be added (always true for the exact and graph kinds)."""
         return bool(self._index.is_trained)
 
+    @property
+    def size_bytes(self) -> int:
+        """Bytes of the serialised FAISS index: vectors, codes, lists, links and ids."""
+        return int(faiss.serialize_index(self._index).size)
+
+    def set_search_params(self, **values: int) -> None:
+        """Set search parameters of the kind (:data:`SEARCH_PARAMS`), e.g. ``nprobe=16``.
+
+        ``nprobe`` is at most ``nlist``; ``efSearch`` and ``k_factor`` are >= 1.
+        """
+        unknown = set(values) - set(SEARCH_PARAMS[self.kind])
+        if unknown:
+            raise ValueError(f"a {self.kind!r} index has no search parameters {sorted(unknown)}")
+        space = faiss.ParameterSpace()
+        for name, value in values.items():
+            if int(value) < 1:
+                raise ValueError(f"{name} must be >= 1, got {value}")
+            space.set_index_parameter(self._index, _FAISS_PARAM[name], int(value))
+        self._gpu_index = None
+
     def train(self, vectors: np.ndarray, *, seed: int = 0) -> None:
-        """Train the IVF lists by spherical k-means on a sample of ``vectors``.
+        """Train the inverted lists (and PQ codes) by k-means on a sample of ``vectors``.
 
         Args:
             vectors: (N, d) L2-normalised vectors like those to be added, N >= the
                 list count; at most :data:`TRAIN_POINTS_PER_LIST` per list are used.
             seed: seed of the sample.
         """
-        if self.kind != KIND_IVF:
+        if self.kind not in (KIND_IVF, KIND_IVFPQ):
             raise ValueError(f"a {self.kind!r} index needs no training")
         if self.is_trained:
             raise ValueError("the index is already trained; build a new one to retrain")
@@ -274,9 +362,9 @@ class VectorIndex:
             vectors: (N, d) L2-normalised float vectors.
         """
         vectors = unit_vectors(vectors, self.dim)
-        ids = _validate_ids(ids, vectors.shape[0])
+        ids = validate_ids(ids, vectors.shape[0])
         if not self.is_trained:
-            raise ValueError("an IVF index must be trained first (VectorIndex.build or .train)")
+            raise ValueError("an inverted-file index must be trained first (build or train)")
         present = np.isin(ids, self._ids, assume_unique=True)
         if present.any():
             raise ValueError(
@@ -299,8 +387,19 @@ class VectorIndex:
         ids = np.asarray(ids)
         if ids.ndim != 1 or (ids.size and not np.issubdtype(ids.dtype, np.integer)):
             raise ValueError(f"ids must be a 1-D integer array, got {ids.dtype} {ids.shape}")
-        ids = np.unique(ids.astype(np.int64))
-        removed = int(self._index.remove_ids(ids)) if ids.size else 0
+        ids = np.intersect1d(ids.astype(np.int64), self._ids)
+        if not ids.size:
+            return 0
+        if self.kind in (KIND_FLAT, KIND_IVF):
+            removed = int(self._index.remove_ids(ids))
+        else:
+            # FAISS's graph and refine indexes cannot delete: keep the others and re-add them.
+            stored = faiss.vector_to_array(self._index.id_map)
+            vectors = self._index.index.reconstruct_n(0, len(stored))
+            keep = ~np.isin(stored, ids)
+            self._index.reset()
+            self._index.add_with_ids(vectors[keep], stored[keep])
+            removed = int((~keep).sum())
         self._ids = np.setdiff1d(self._ids, ids, assume_unique=True)
         self._gpu_index = None
         return removed
@@ -329,46 +428,6 @@ class VectorIndex:
         scores, ids = self._searcher(k).search(queries, k)
         scores[ids < 0] = -np.inf
         return scores, ids
-
-    def tune(self, queries: np.ndarray, *, k: int = 10, target_recall: float = 0.95) -> float:
-        """Set the smallest power-of-two nprobe whose recall@k reaches ``target_recall``.
-
-        The ground truth is the same index scanning every list (an exact search).
-        Copies of a query in the index (cosine >= 1 - 1e-5) are always found and
-        are left out of the recall, so queries may be stored vectors.
-
-        Args:
-            queries: (Q, d) L2-normalised vectors like those users will search with.
-            k: neighbours compared per query.
-            target_recall: fraction of the exact top k to find, in (0, 1].
-
-        Returns:
-            The recall@k reached on ``queries`` (1.0 for the exact kind).
-        """
-        queries = unit_vectors(queries, self.dim, "queries")
-        if not 0 < target_recall <= 1:
-            raise ValueError(f"target_recall must be in (0, 1], got {target_recall}")
-        if self.kind != KIND_IVF or len(self) == 0:
-            return 1.0
-        nlist = self.nlist
-        original = int(self._index.nprobe)
-        try:
-            self._index.nprobe = nlist
-            truth = _neighbours_but_copies(*self._index.search(queries, k + 1), k)
-            nprobe = 1
-            while True:
-                self._index.nprobe = nprobe
-                found = _neighbours_but_copies(*self._index.search(queries, k + 1), k)
-                hits = sum(len(t & f) for t, f in zip(truth, found, strict=True))
-                recall = hits / max(1, sum(len(t) for t in truth))
-                if recall >= target_recall or nprobe >= nlist:
-                    break
-                nprobe = min(2 * nprobe, nlist)
-        except BaseException:
-            self._index.nprobe = original
-            raise
-        self._gpu_index = None
-        return recall
 
     def to_bytes(self) -> bytes:
         """The index as bytes: a header with the kind and dim, then FAISS's serialisation."""
@@ -400,8 +459,7 @@ class VectorIndex:
             index = faiss.deserialize_index(np.frombuffer(data[8 + length :], dtype=np.uint8))
         except RuntimeError as error:
             raise ValueError(f"corrupt FAISS index: {error}") from error
-        expected = faiss.IndexIDMap2 if kind == KIND_FLAT else faiss.IndexIVFFlat
-        if not isinstance(index, expected) or index.d != stored_dim:
+        if _kind_of(index) != kind or index.d != stored_dim:
             raise ValueError(
                 f"the FAISS index ({type(index).__name__}, d = {index.d}) does not match "
                 f"its header ({kind}, d = {stored_dim})"
@@ -412,16 +470,35 @@ class VectorIndex:
 
     def _searcher(self, k: int) -> faiss.Index:
         """The GPU copy of the index where FAISS has a GPU and k fits it, else the index."""
-        if faiss.get_num_gpus() == 0 or k > GPU_MAX_K or (self.nprobe or 0) > GPU_MAX_K:
+        if (
+            faiss.get_num_gpus() == 0
+            or self.kind not in (KIND_FLAT, KIND_IVF)
+            or k > GPU_MAX_K
+            or (self.nprobe or 0) > GPU_MAX_K
+        ):
             return self._index
         if self._gpu_index is None:
             self._gpu_index = faiss.index_cpu_to_gpu(_gpu_resources(), 0, self._index)
         return self._gpu_index
 
 
+def _kind_of(index: faiss.Index) -> str | None:
+    """The kind a deserialised FAISS index is, or ``None`` if none of :data:`KINDS`."""
+    if isinstance(index, faiss.IndexIVFFlat):
+        return KIND_IVF
+    if not isinstance(index, faiss.IndexIDMap2):
+        return None
+    inner = faiss.downcast_index(index.index)
+    if isinstance(inner, faiss.IndexRefine):
+        return KIND_IVFPQ
+    if isinstance(inner, faiss.IndexHNSWFlat):
+        return KIND_HNSW
+    return KIND_FLAT if isinstance(inner, faiss.IndexFlat) else None
+
+
 def _stored_ids(index: faiss.Index, kind: str) -> np.ndarray:
     """(N,) int64 ids held by a FAISS index of the given kind."""
-    if kind == KIND_FLAT:
+    if kind != KIND_IVF:
         return faiss.vector_to_array(index.id_map).astype(np.int64)
     lists = index.invlists
     parts = [
@@ -430,12 +507,6 @@ def _stored_ids(index: faiss.Index, kind: str) -> np.ndarray:
         if lists.list_size(i)
     ]
     return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
-
-
-def _neighbours_but_copies(scores: np.ndarray, ids: np.ndarray, k: int) -> list[set[int]]:
-    """Per query, the first k hit ids that are not padding nor a copy of the query."""
-    keep = (scores < _SELF_SCORE) & (ids >= 0)
-    return [set(row[mask][:k].tolist()) for row, mask in zip(ids, keep, strict=True)]
 
 
 def _mean_chord_distance(a: np.ndarray, b: np.ndarray, block_rows: int = 1024) -> float:

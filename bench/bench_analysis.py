@@ -67,7 +67,7 @@ def run(repeats: int, threads: int | None, fit_seconds: float) -> None:
     from analysis.preview import encode_png
     from bench.timing import paired_times
     from ml.data import make_record, prepare_image, to_tensor
-    from ml.embedder import DEFAULT_PATCH_SIZE_PX, PatchEmbedder
+    from ml.embedder import DEFAULT_PATCH_SIZE_PX, EMBEDDING_STRIDE_PX, PatchEmbedder
     from ml.recipes import fit_segmenter
     from ml.registry import create_model
     from ml.segmenters import INPUT_MULTIPLE
@@ -75,7 +75,6 @@ def run(repeats: int, threads: int | None, fit_seconds: float) -> None:
     from nanomark.accounts.models import Lab
     from nanomark.imaging.services import ingest_sem_image
     from nanomark.registry.storing import store_model
-    from nanomark.results.compute import EMBEDDING_STRIDE_PX
     from nanomark.results.models import (
         AnalysisRun,
         DefectStatistic,

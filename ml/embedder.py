@@ -3,7 +3,11 @@
 The trunk of an :class:`ml.classifiers.OrderClassifier` is global-average
 pooled and, if a dimension m is asked for, projected linearly; vectors are
 L2-normalised so that a dot product is a cosine similarity. Distances between
-patch embeddings compare materials.
+patch embeddings compare materials. The projection is fitted, not trained by
+gradient: :meth:`PatchEmbedder.fit_projection` sets it to the m principal
+directions of the trunk's embeddings of a lab's patches (uncentred, so the
+m-d inner products are the best rank-m approximation of the full ones), a
+smaller vector for a faster search at the recall ``bench/bench_search.py`` reports.
 
 Example:
     >>> embedder = PatchEmbedder.from_classifier(OrderClassifier("resnet34"))
@@ -12,6 +16,7 @@ Example:
     (torch.Size([3, 512]), True)
 """
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -21,6 +26,9 @@ from ml.spec import PATCH_EMBEDDER, ModelSpec
 
 #: Default patch side at the model's scale, px (448 nm at 2 nm/px).
 DEFAULT_PATCH_SIZE_PX = 224
+#: Step of the patch grid that analyses embed, at the embedder's scale, px: half a
+#: patch, so that a region searched for is covered by patches centred near it.
+EMBEDDING_STRIDE_PX = DEFAULT_PATCH_SIZE_PX // 2
 
 
 class PatchEmbedder(nn.Module):
@@ -71,6 +79,19 @@ class PatchEmbedder(nn.Module):
         embedder.features.load_state_dict(classifier.features.state_dict())
         return embedder.to(next(classifier.parameters()).device)
 
+    def fit_projection(self, vectors: np.ndarray) -> None:
+        """Set the projection to the principal directions of the trunk's embeddings.
+
+        Args:
+            vectors: (N, C) L2-normalised embeddings of patches by this encoder with
+                no projection (``dim=None``), N >= m; C the trunk's channel count.
+        """
+        if isinstance(self.projection, nn.Identity):
+            raise ValueError("this embedder has no projection (dim is the trunk's channel count)")
+        weight = principal_directions(vectors, self.dim)
+        with torch.no_grad():
+            self.projection.weight.copy_(torch.from_numpy(weight))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Embed patches.
 
@@ -82,3 +103,20 @@ class PatchEmbedder(nn.Module):
         """
         pooled = self.features(x).mean(dim=(2, 3))
         return F.normalize(self.projection(pooled).float(), dim=1)
+
+
+def principal_directions(vectors: np.ndarray, dim: int) -> np.ndarray:
+    """(m, C) float32 orthonormal rows: the top-m right singular vectors of (N, C) ``vectors``.
+
+    Uncentred principal directions: projecting unit vectors on them keeps the
+    most of their inner products any rank-m linear map keeps (Eckart-Young).
+    Signs are fixed (largest coordinate of each row positive) so that a refit
+    on the same vectors gives the same map.
+    """
+    array = np.asarray(vectors, dtype=np.float64)
+    if array.ndim != 2 or not 1 <= dim <= min(array.shape):
+        raise ValueError(f"need (N, C) vectors with N, C >= m = {dim}, got shape {array.shape}")
+    _, _, rows = np.linalg.svd(array, full_matrices=False)
+    rows = rows[:dim]
+    signs = np.sign(rows[np.arange(dim), np.abs(rows).argmax(axis=1)])
+    return (rows * signs[:, None]).astype(np.float32)

@@ -4,6 +4,7 @@ Every setting has a default that works with nothing set; ``docker/.env.example``
 documents each variable.
 """
 
+import math
 import os
 from pathlib import Path
 
@@ -39,6 +40,20 @@ def envint(name: str, default: int) -> int:
         return int(value)
     except ValueError:
         raise ImproperlyConfigured(f"{name}={value!r} is not an integer") from None
+
+
+def envfloat(name: str, default: float) -> float:
+    """Return ``$name`` read as a finite number."""
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number):
+        raise ImproperlyConfigured(f"{name}={value!r} is not a number")
+    return number
 
 
 def envlist(name: str, default: str) -> list[str]:

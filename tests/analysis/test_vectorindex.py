@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from analysis.vectorindex import (
-    EXACT_MAX_SIZE,
+    KINDS,
     VectorIndex,
     aggregate_hits,
     rank_samples,
@@ -44,15 +44,13 @@ def ivf_case():
     centres = unit(rng.standard_normal((200, DIM)))
     vectors = clustered(rng, 20_000, centres, 0.15)
     ids = np.arange(20_000, dtype=np.int64) * 7
-    index = VectorIndex.build(ids, vectors, kind="ivf")
+    index = VectorIndex.build(ids, vectors, kind="ivf", params={"nprobe": 16})
     return index, ids, vectors, clustered(rng, 300, centres, 0.15)
 
 
-def test_small_sizes_get_the_exact_kind_and_large_ones_ivf():
-    assert VectorIndex.create(DIM, EXACT_MAX_SIZE).kind == "flat"
-    large = VectorIndex.create(DIM, 10 * EXACT_MAX_SIZE)
-    assert large.kind == "ivf"
-    assert not large.is_trained
+def test_the_inverted_files_need_training_and_the_others_not():
+    trained = {kind: VectorIndex.create(DIM, kind=kind).is_trained for kind in KINDS}
+    assert trained == {"flat": True, "hnsw": True, "ivf": False, "ivfpq": False}
 
 
 def test_exact_search_returns_the_true_nearest_neighbours(data):
@@ -77,7 +75,7 @@ def test_a_stored_vector_finds_itself_first(data):
 
 def test_missing_hits_are_padded_with_minus_one(data):
     ids, vectors, queries = data
-    index = VectorIndex.create(DIM, 10)
+    index = VectorIndex.create(DIM)
     scores, found = index.search(queries[:2], 3)
     assert (found == -1).all()
     assert np.isneginf(scores).all()
@@ -91,7 +89,7 @@ def test_missing_hits_are_padded_with_minus_one(data):
 
 def test_incremental_adds_and_removal_match_a_rebuild(data):
     ids, vectors, queries = data
-    index = VectorIndex.create(DIM, 3000)
+    index = VectorIndex.create(DIM)
     index.add(ids[:1000], vectors[:1000])
     index.add(ids[1000:], vectors[1000:])
     assert index.remove(np.concatenate([ids[:500], [0]])) == 500
@@ -103,18 +101,34 @@ def test_incremental_adds_and_removal_match_a_rebuild(data):
     assert len(index) == 2501
 
 
-def test_round_trip_gives_identical_results(data, ivf_case):
+@pytest.mark.parametrize("kind", ["hnsw", "ivfpq"])
+def test_kinds_that_cannot_delete_remove_by_re_adding_the_rest(data, kind):
+    ids, vectors, _ = data
+    params = {"nlist": 16, "nprobe": 16, "k_factor": 16} if kind == "ivfpq" else {"efSearch": 64}
+    index = VectorIndex.build(ids, vectors, kind=kind, params=params)
+    assert index.remove(np.concatenate([ids[:500], [0]])) == 500
+    assert len(index) == 2500
+    _, found = index.search(vectors[500:600], 1)
+    np.testing.assert_array_equal(found[:, 0], ids[500:600])
+    assert not np.isin(index.search(vectors[:100], 10)[1], ids[:500]).any()
+    assert index.params == VectorIndex.from_bytes(index.to_bytes()).params
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_round_trip_gives_identical_results(data, kind):
     ids, vectors, queries = data
-    for index, probe in ((VectorIndex.build(ids, vectors), queries), (ivf_case[0], ivf_case[3])):
-        loaded = VectorIndex.from_bytes(index.to_bytes(), dim=index.dim)
-        assert (loaded.kind, loaded.dim, len(loaded), loaded.nprobe) == (
-            index.kind,
-            index.dim,
-            len(index),
-            index.nprobe,
-        )
-        for expected, got in zip(index.search(probe, 10), loaded.search(probe, 10), strict=True):
-            np.testing.assert_array_equal(got, expected)
+    index = VectorIndex.build(
+        ids, vectors, kind=kind, params={"nlist": 16} if "ivf" in kind else {}
+    )
+    loaded = VectorIndex.from_bytes(index.to_bytes(), dim=index.dim)
+    assert (loaded.kind, loaded.dim, len(loaded), loaded.params) == (
+        index.kind,
+        index.dim,
+        len(index),
+        index.params,
+    )
+    for expected, got in zip(index.search(queries, 10), loaded.search(queries, 10), strict=True):
+        np.testing.assert_array_equal(got, expected)
 
 
 def test_a_loaded_index_still_rejects_its_ids_and_removes(ivf_case):
@@ -128,7 +142,7 @@ def test_a_loaded_index_still_rejects_its_ids_and_removes(ivf_case):
 
 
 def test_loading_checks_the_header():
-    index = VectorIndex.create(DIM, 10)
+    index = VectorIndex.create(DIM)
     data = index.to_bytes()
     with pytest.raises(ValueError, match="expected 64"):
         VectorIndex.from_bytes(data, dim=64)
@@ -141,11 +155,11 @@ def test_loading_checks_the_header():
         VectorIndex.from_bytes(data[:-20])
 
 
-def test_approximate_kind_reaches_the_recall_target_and_scans_few_lists(ivf_case):
+def test_the_inverted_file_scans_what_it_is_told_and_finds_the_neighbours(ivf_case):
     index, ids, vectors, queries = ivf_case
-    assert index.kind == "ivf"
-    nlist = 512
-    assert index.nprobe <= nlist // 8
+    assert index.params == {"nlist": 512, "nprobe": 16}
+    with pytest.raises(ValueError, match="no search parameters"):
+        index.set_search_params(efSearch=16)
     _, found = index.search(queries, 10)
     _, true_ids = brute_force(vectors, ids, queries, 10)
     recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, true_ids, strict=True)])
@@ -154,7 +168,7 @@ def test_approximate_kind_reaches_the_recall_target_and_scans_few_lists(ivf_case
 
 def test_ivf_must_be_trained_before_adding(data):
     ids, vectors, _ = data
-    index = VectorIndex.create(DIM, 3000, kind="ivf")
+    index = VectorIndex.create(DIM, kind="ivf", params={"nlist": 64})
     with pytest.raises(ValueError, match="trained first"):
         index.add(ids, vectors)
     index.train(vectors)

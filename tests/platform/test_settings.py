@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from nanomark.envvars import envbool, envint, envlist
+from nanomark.envvars import envbool, envfloat, envint, envlist
 from nanomark.secretkey import load_or_create_secret_key
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,6 +48,16 @@ def test_envint_and_envlist(monkeypatch):
     monkeypatch.setenv("X_INT", "twelve")
     with pytest.raises(ImproperlyConfigured, match="not an integer"):
         envint("X_INT", 1)
+
+
+def test_envfloat_reads_numbers_and_refuses_the_rest(monkeypatch):
+    assert envfloat("X_FLOAT", 2.0) == 2.0
+    monkeypatch.setenv("X_FLOAT", " 1.5 ")
+    assert envfloat("X_FLOAT", 2.0) == 1.5
+    for bad in ("two", "nan", "inf"):
+        monkeypatch.setenv("X_FLOAT", bad)
+        with pytest.raises(ImproperlyConfigured, match="is not a number"):
+            envfloat("X_FLOAT", 2.0)
 
 
 def test_secret_key_is_generated_once_and_private(tmp_path):

@@ -3,11 +3,12 @@
 import hashlib
 import io
 
+import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 
 from analysis.semfile import read_sem
-from ml.inference import predict_order
+from ml.inference import patch_embeddings, predict_order
 from ml.particles import segmented_particles
 from nanomark.imaging.synthetic import load_synthetic_dataset
 from nanomark.registry.choices import ModelTask
@@ -67,6 +68,21 @@ def test_train_classifier_stores_a_classifier_and_its_embedder(labelled_lab):
     score = predict_order(model, pixels, image.pixel_size_nm)
     assert 0.0 < score < 1.0
     assert predict_order(load_version(classifier), pixels, image.pixel_size_nm) == score
+
+
+def test_a_classifier_trained_with_an_embedding_dim_stores_a_projected_embedder(labelled_lab):
+    call_command(
+        "train_classifier", "--lab=lab-a", "--now", "--embedding-dim=8", *TINY, stdout=io.StringIO()
+    )
+    embedder = ModelVersion.objects.get(task=ModelTask.PATCH_EMBEDDER)
+    model = load_version(embedder)
+    image = next(iter(embedder.training_images.all()))
+    pixels = read_sem(image.original.read()).pixels
+    vectors = patch_embeddings(model, pixels, image.pixel_size_nm, stride_px=64).vectors
+    assert vectors.shape[1] == 8
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
+    with pytest.raises(CommandError, match="embedding_dim must be at least 1"):
+        call_command("train_classifier", "--lab=lab-a", "--embedding-dim=0", *TINY)
 
 
 def test_train_segmenter_freezes_its_masks(labelled_lab):

@@ -9,6 +9,7 @@ embedder version, since the embedder is the classifier's trunk.
 
 from dataclasses import dataclass, replace
 
+import numpy as np
 from django.conf import settings
 from django.db import transaction
 
@@ -19,7 +20,8 @@ from ml.crossval import (
     format_table,
 )
 from ml.data import LabelledImage, make_record
-from ml.embedder import PatchEmbedder
+from ml.embedder import EMBEDDING_STRIDE_PX, PatchEmbedder
+from ml.inference import patch_embeddings
 from ml.recipes import fit_classifier, fit_segmenter
 from ml.registry import create_model, registered_models
 from ml.training import TrainConfig
@@ -85,6 +87,8 @@ def create_training_run(
     if unknown:
         raise TrainingRejected(f"unknown training options {sorted(unknown)}")
     config = {**defaults, **(options or {})}
+    if config.get("embedding_dim") is not None and config["embedding_dim"] < 1:
+        raise TrainingRejected("embedding_dim must be at least 1")
     if task == ModelTask.PARTICLE_SEGMENTER:
         problem = particle_request_problem(lab, config)
         if problem:
@@ -104,8 +108,16 @@ def create_training_run(
 
 
 def task_settings(task: str) -> dict:
-    """The options a training request for ``task`` may give, with their defaults."""
-    return PARTICLE_SETTINGS if task == ModelTask.PARTICLE_SEGMENTER else DEFAULT_SETTINGS
+    """The options a training request for ``task`` may give, with their defaults.
+
+    A classifier's ``embedding_dim`` is its patch embedder's output dimension
+    (None: the trunk's 512 channels); a smaller one makes search faster.
+    """
+    if task == ModelTask.PARTICLE_SEGMENTER:
+        return PARTICLE_SETTINGS
+    if task == ModelTask.ORDER_CLASSIFIER:
+        return {**DEFAULT_SETTINGS, "embedding_dim": None}
+    return DEFAULT_SETTINGS
 
 
 def _check_enough(lab, task: str, folds: int) -> None:
@@ -213,8 +225,34 @@ def train(run: TrainingRun) -> ModelVersion:
     with transaction.atomic():
         version = _store(run, model, data, cv, final_epochs)
         if classifier:
-            _store(run, PatchEmbedder.from_classifier(model), data, cv, final_epochs, of=version)
+            embedder = embedder_of(model, data.records, options.get("embedding_dim"))
+            _store(run, embedder, data, cv, final_epochs, of=version)
     return version
+
+
+def embedder_of(classifier, records: list[LabelledImage], dim: int | None) -> PatchEmbedder:
+    """The classifier's patch embedder; with ``dim``, projected to the principal directions.
+
+    The projection is fitted (:meth:`ml.embedder.PatchEmbedder.fit_projection`) on the
+    full embeddings of the training images' patches, on the search's grid.
+    """
+    if dim is None:
+        return PatchEmbedder.from_classifier(classifier)
+    full = PatchEmbedder.from_classifier(classifier)
+    vectors = np.concatenate(
+        [
+            patch_embeddings(full, r.image, r.pixel_size_nm, stride_px=EMBEDDING_STRIDE_PX).vectors
+            for r in records
+        ]
+    )
+    if len(vectors) < dim:
+        raise TrainingRejected(
+            f"embedding_dim {dim} needs at least {dim} patches; the training images hold "
+            f"{len(vectors)}"
+        )
+    embedder = PatchEmbedder.from_classifier(classifier, dim=dim)
+    embedder.fit_projection(vectors)
+    return embedder
 
 
 def _store(run, model, data: TrainingSet, cv: CrossValResult, epochs: int, of=None) -> ModelVersion:

@@ -27,16 +27,12 @@ from analysis.databar import FieldBox
 from analysis.defects import DEFECT_CLASSES, LINE_CLASSES
 from analysis.linestats import line_statistics, point_statistics
 from analysis.particles import ParticleSummary, detect_particles, particle_statistics
-from ml.embedder import DEFAULT_PATCH_SIZE_PX
+from ml.embedder import EMBEDDING_STRIDE_PX
 from ml.inference import PatchEmbeddings, order_with_saliency, patch_embeddings, predict_defects
 from ml.particles import segmented_particles
 
 #: Probability above which a segmented pixel belongs to a defect class.
 DEFECT_THRESHOLD = 0.5
-
-#: Step of the patch-embedding grid at the embedder's scale, px: half a patch, so
-#: that a region searched for is covered by patches centred near it.
-EMBEDDING_STRIDE_PX = DEFAULT_PATCH_SIZE_PX // 2
 
 #: Largest segmenter tile side at the model's scale, px: a 1280 x 890 image at
 #: 1 nm/px (2133 x 1483 px at 0.6 nm/px) goes in one pass; an FPN + SE-ResNet50

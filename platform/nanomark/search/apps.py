@@ -11,7 +11,9 @@ class SearchConfig(AppConfig):
     verbose_name = "Similar-material search"
 
     def ready(self) -> None:
+        from nanomark.pagesections import add_section
         from nanomark.results.signals import run_succeeded
+        from nanomark.search import modelpage
         from nanomark.search.index import sync_index
 
         def index_vectors(sender, run, **kwargs) -> None:
@@ -24,3 +26,4 @@ class SearchConfig(AppConfig):
                 logger.exception("adding run %s to the search index failed", run.pk)
 
         run_succeeded.connect(index_vectors, weak=False, dispatch_uid="search-index-vectors")
+        add_section("model-detail", modelpage.SECTION_TEMPLATE, modelpage.index_section, 50)

@@ -4,9 +4,15 @@ The database is the source of truth. An index holds the vectors of the
 embedder's succeeded runs whose ``indexed_at`` is set; :func:`sync_index`
 adds the runs finished since (under a row lock, so concurrent workers queue
 up instead of losing each other's vectors) and :func:`rebuild_index` starts
-again from every stored vector. Each write stores a new file and deletes the
-old one after commit, so a reader never sees a half-written index. Readers
-keep the loaded index per process, keyed by file name.
+again from every stored vector. A build measures which index kind and
+parameters serve the collection (:func:`analysis.indextuning.build_tuned`) and
+stores the measurement with the state; a sync rebuilds instead of adding once
+the collection outgrows it (:meth:`SearchIndex.needs_retuning`). Each write
+stores a new file and deletes the old one after commit, so a reader never
+sees a half-written index. Readers (every web process and host) keep the
+loaded index per process, keyed by file name: each query reads the state row,
+and a file name that changed (a rebuild or sync anywhere) is loaded from
+storage once, so no process serves a stale index and none builds one.
 """
 
 import uuid
@@ -15,7 +21,8 @@ import numpy as np
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from analysis.vectorindex import VectorIndex, kind_for_size
+from analysis.indextuning import build_tuned
+from analysis.vectorindex import VectorIndex
 from nanomark.imaging.storage import delete_files, save_file
 from nanomark.registry.models import ModelVersion
 from nanomark.results.models import AnalysisRun, PatchEmbedding
@@ -77,15 +84,15 @@ def _write(state: SearchIndex, index: VectorIndex, written: list[str]) -> None:
     state.file.name = name
     state.kind = index.kind
     state.vector_count = len(index)
-    state.save(update_fields=["file", "kind", "vector_count", "updated_at"])
+    state.save(update_fields=["file", "kind", "vector_count", "measurement", "updated_at"])
     _loaded[state.embedder_id] = (name, index)
 
 
 def sync_index(embedder: ModelVersion) -> int:
     """Add the vectors of ``embedder``'s runs that finished since the last sync.
 
-    The index is rebuilt instead when it is missing or has outgrown its kind
-    (exact search turns approximate past a size). Returns the vectors added.
+    The index is rebuilt instead when it is missing or has outgrown its
+    measurement (:meth:`SearchIndex.needs_retuning`). Returns the vectors added.
     """
     return _locked_update(embedder, rebuild=False)
 
@@ -105,14 +112,15 @@ def _locked_update(embedder: ModelVersion, rebuild: bool) -> int:
             if index is not None:
                 pending = pending.filter(indexed_at__isnull=True)
                 added = PatchEmbedding.objects.filter(run__in=pending).count()
-                if kind_for_size(len(index) + added) != index.kind:
-                    # Outgrown its kind (exact search turns approximate): start again.
+                if state.needs_retuning(len(index) + added):
+                    # The kind measured at a smaller size may no longer be the fastest.
                     index, pending = None, _indexable_runs(embedder)
             run_ids = list(pending.values_list("pk", flat=True))
             ids, vectors = stored_vectors(PatchEmbedding.objects.filter(run_id__in=run_ids))
             if len(ids):
                 if index is None:
-                    index = VectorIndex.build(ids, vectors)
+                    index, measurement = build_tuned(ids, vectors)
+                    state.measurement = measurement.to_dict()
                 else:
                     index.add(ids, vectors)
                 _write(state, index, written)
@@ -130,8 +138,8 @@ def _locked_update(embedder: ModelVersion, rebuild: bool) -> int:
 def _clear(state: SearchIndex) -> None:
     old = state.file.name
     transaction.on_commit(lambda: delete_files([old]))
-    state.file.name, state.kind, state.vector_count = "", "", 0
-    state.save(update_fields=["file", "kind", "vector_count", "updated_at"])
+    state.file.name, state.kind, state.vector_count, state.measurement = "", "", 0, {}
+    state.save(update_fields=["file", "kind", "vector_count", "measurement", "updated_at"])
     _loaded.pop(state.embedder_id, None)
 
 
