@@ -13,9 +13,10 @@ DEMO_IMAGES ?= 12
 REQ_HASH := $(shell cat requirements*.txt | sha256sum | cut -c1-16)
 
 # Debian programs the platform runs, as command:package. tesseract reads scale bars of
-# uploads without a pixel size; the tests also run xtb (GFN2-xTB) and Chromium (browser tests).
+# uploads without a pixel size; the tests also run xtb (GFN2-xTB), Chromium (browser tests)
+# and docker-compose (validates docker/docker-compose.yml without a container engine).
 RUN_PROGRAMS := tesseract:tesseract-ocr
-TEST_PROGRAMS := $(RUN_PROGRAMS) xtb:xtb chromium:chromium
+TEST_PROGRAMS := $(RUN_PROGRAMS) xtb:xtb chromium:chromium docker-compose:docker-compose
 
 .PHONY: run test install install-dev run-packages system-packages migrate demo serve lint format bench clean
 

@@ -3,8 +3,9 @@
 With nothing set: SQLite and media under ``var/``, the django-q2 ORM broker,
 DEBUG off, the CPU, and a secret key generated once into ``var/secret_key``.
 ``DATABASE_URL`` selects PostgreSQL (psycopg 3), ``REDIS_URL`` a Redis broker,
-``NANOMARK_HTTPS=1`` the HTTPS-only production hardening. All variables are
-documented in ``docker/.env.example``.
+``NANOMARK_S3_BUCKET`` an S3 bucket for media, ``NANOMARK_HTTPS=1`` the
+HTTPS-only production hardening. All variables are documented in
+``docker/.env.example``.
 """
 
 import os
@@ -13,7 +14,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from nanomark.envvars import envbool, envint, envlist, envpath, envstr
+from nanomark.envvars import envbool, envfloat, envint, envlist, envpath, envstr
+from nanomark.objectstorage import media_storage
 from nanomark.secretkey import load_or_create_secret_key
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -123,11 +125,13 @@ USE_TZ = True
 # --- files --------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# Media on the filesystem (a local folder, or an NFS mount shared by every host) unless
+# NANOMARK_S3_BUCKET names an S3 bucket (nanomark.objectstorage).
 MEDIA_ROOT = envpath("NANOMARK_MEDIA_ROOT", VAR_DIR / "media")
 # Media is never served as public files: every image goes through a lab-scoped view.
 MEDIA_URL = "/media-not-public/"
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": media_storage(),
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
@@ -188,6 +192,11 @@ if NANOMARK_XTB_TIMEOUT_S >= Q_TIMEOUT_S:
         "NANOMARK_XTB_TIMEOUT_S must be below NANOMARK_TASK_TIMEOUT_S, "
         "so that a stuck xtb run is stopped before its task is redelivered"
     )
+#: A search index is measured again and rebuilt once its collection has grown this many
+#: times past the size it was measured at (nanomark.search.models.SearchIndex.retune_size).
+NANOMARK_SEARCH_RETUNE_GROWTH = envfloat("NANOMARK_SEARCH_RETUNE_GROWTH", 2.0)
+if NANOMARK_SEARCH_RETUNE_GROWTH <= 1:
+    raise ImproperlyConfigured("NANOMARK_SEARCH_RETUNE_GROWTH must be above 1")
 #: django-q2 cluster for model work (training, analysis); empty = the default cluster.
 #: Set it to "gpu" where a worker runs with Q_CLUSTER_NAME=gpu (docker-compose's gpu-worker).
 NANOMARK_GPU_CLUSTER = envstr("NANOMARK_GPU_CLUSTER") or None

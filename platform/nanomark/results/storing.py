@@ -36,9 +36,12 @@ def run_folder(run: AnalysisRun) -> str:
 def discard_partial_files(run: AnalysisRun) -> None:
     """Delete files an earlier, interrupted delivery of ``run`` left behind."""
     folder = run_folder(run)
-    if default_storage.exists(folder):
+    try:
+        # Not exists(folder): an object store has no folders, only keys under a prefix.
         _, files = default_storage.listdir(folder)
-        delete_files(f"{folder}/{name}" for name in files)
+    except FileNotFoundError:  # a filesystem folder appears with its first file
+        return
+    delete_files(f"{folder}/{name}" for name in files)
 
 
 def unit_png(values: np.ndarray) -> bytes:
