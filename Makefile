@@ -55,7 +55,7 @@ endef
 run-packages:  ## programs the platform runs: tesseract (scale-bar reading)
 	$(call apt_programs,$(RUN_PROGRAMS))
 
-system-packages:  ## programs the tests run for real: tesseract, xtb (GFN2-xTB), Chromium
+system-packages:  ## programs the tests run for real: tesseract, xtb (GFN2-xTB), Chromium, docker-compose
 	$(call apt_programs,$(TEST_PROGRAMS))
 
 migrate: install

@@ -8,6 +8,7 @@ import pytest
 from analysis import particlelabels
 from analysis.particlelabels import (
     LabelFileError,
+    disc_mask,
     particle_instances,
     particles_from_labels,
     particles_from_mask,
@@ -301,3 +302,12 @@ def test_seeded_instances_give_one_particle_per_seed_and_keep_unseeded_blobs():
 def test_seeded_instances_of_a_mask_that_is_all_particle():
     mask = np.ones((6, 6), bool)
     assert (seeded_instances(mask, np.zeros_like(mask)) == 1).all()
+
+
+def test_disc_mask_is_the_disc_of_each_radius_clipped_to_the_frame():
+    mask = disc_mask((9, 9), np.array([[4.0, 4.0], [-5.0, -5.0], [8.6, 0.0]]), [4.0, 2.0, 1.5])
+    rows, cols = np.indices((9, 9))
+    expected = (np.hypot(cols - 4, rows - 4) <= 2.0) | (np.hypot(cols - 8.6, rows) <= 0.75)
+    np.testing.assert_array_equal(mask, expected)
+    assert mask[0, 8]  # a disc centred past the last pixel centre still marks it
+    assert not disc_mask((5, 5), np.empty((0, 2)), np.empty(0)).any()

@@ -19,7 +19,6 @@ from simulation.render import (
     MIN_DIAMETER_PX,
     RenderStyle,
     jitter_positions,
-    particle_mask,
     render_sem,
     render_sem_with_truth,
 )
@@ -149,13 +148,6 @@ def test_mask_covers_the_particles_disks():
     x, y = np.round(positions).astype(int).T
     assert truth.mask[y, x].all()
     assert not truth.mask[0].any()
-
-
-def test_particle_mask_is_the_disk_of_each_radius():
-    mask = particle_mask((9, 9), np.array([[4.0, 4.0], [-5.0, -5.0]]), np.array([4.0, 2.0]))
-    rows, cols = np.indices((9, 9))
-    np.testing.assert_array_equal(mask, np.hypot(cols - 4, rows - 4) <= 2.0)
-    assert not particle_mask((5, 5), np.empty((0, 2)), np.empty(0)).any()
 
 
 def test_sheet_borders_are_brightened():
