@@ -63,6 +63,16 @@ class LabelledParticles:
     def __len__(self) -> int:
         return int(self.diameters_px.size)
 
+    def within(self, left: float, top: float, right: float, bottom: float) -> "LabelledParticles":
+        """The particles centred in [left, right) x [top, bottom), px, in the same coordinates."""
+        x, y = self.xy[:, 0], self.xy[:, 1]
+        inside = (x >= left) & (x < right) & (y >= top) & (y < bottom)
+        return LabelledParticles(self.xy[inside], self.diameters_px[inside])
+
+    def moved(self, dx_px: float, dy_px: float) -> "LabelledParticles":
+        """The particles with their centres shifted by (dx, dy), px."""
+        return LabelledParticles(self.xy + np.array([dx_px, dy_px]), self.diameters_px)
+
 
 def read_particle_mask(
     data: bytes, name: str = "mask", *, max_pixels: int = MAX_MASK_PIXELS

@@ -683,8 +683,7 @@ def _band_splits(images, masks, truths, k: int) -> list[_Split]:
 
 def _rows_of(particles: LabelledParticles, top: int, bottom: int) -> LabelledParticles:
     """The particles centred in rows top..bottom - 1, in the band's coordinates."""
-    inside = (particles.xy[:, 1] >= top - 0.5) & (particles.xy[:, 1] < bottom - 0.5)
-    return LabelledParticles(particles.xy[inside] - [0.0, top], particles.diameters_px[inside])
+    return particles.within(-np.inf, top - 0.5, np.inf, bottom - 0.5).moved(0.0, -top)
 
 
 def cross_validate_particle_segmenter(

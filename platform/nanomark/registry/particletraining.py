@@ -118,11 +118,11 @@ def particle_training_set(lab) -> ParticleTrainingSet:
         field = image.field_box
         data.images.append(field.crop(image.read_pixels()))
         data.masks.append(field.crop(annotation.load_mask()))
-        particles = annotation.load_particles()
-        xy = particles.xy - [field.x_px, field.y_px]
-        limits = [field.width_px - 0.5, field.height_px - 0.5]
-        inside = (xy >= -0.5).all(axis=1) & (xy < limits).all(axis=1)
-        data.truths.append(LabelledParticles(xy[inside], particles.diameters_px[inside]))
+        # Pixel centres are at integers: the field's pixels span half a pixel further out.
+        inside = annotation.load_particles().within(
+            field.x_px - 0.5, field.y_px - 0.5, field.right_px - 0.5, field.bottom_px - 0.5
+        )
+        data.truths.append(inside.moved(-field.x_px, -field.y_px))
     return data
 
 

@@ -43,10 +43,7 @@ def score_run(
             continue
         truth = annotation.load_particles()
         if field is not None:
-            x, y = truth.xy[:, 0], truth.xy[:, 1]
-            inside = (x >= field.x_px) & (x < field.right_px)
-            inside &= (y >= field.y_px) & (y < field.bottom_px)
-            truth = LabelledParticles(truth.xy[inside], truth.diameters_px[inside])
+            truth = truth.within(field.x_px, field.y_px, field.right_px, field.bottom_px)
         score = score_particles(detected.xy, detected.diameters_px, truth.xy, truth.diameters_px)
         scored.append((annotation, score))
     return scored
