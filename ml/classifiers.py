@@ -1,11 +1,12 @@
-"""Order classifiers (Boiko et al. 2021, Table 1): ResNet34, VGG-13 and AlexNet.
+"""Order classifiers (Boiko et al. 2021, Table 1): ResNet34, VGG-13 and AlexNet, and ResNet18.
 
 Each network takes one grey channel and ends in a fully connected head with
 dropout that gives one logit; ``sigmoid(logit)`` is the degree of order
 S ∈ (0, 1) (1 = ordered). The convolutional trunks are torchvision's, built
 with ``weights=None``: NanoMark trains its own weights and never downloads any.
 With the default heads the parameter counts are the paper's (ResNet34 21 M,
-VGG-13 129 M, AlexNet 57 M).
+VGG-13 129 M, AlexNet 57 M). ResNet18 (11 M, half ResNet34's operations) is
+the CPU recipe's network (:mod:`ml.devicerecipes`).
 
 Example:
     >>> model = OrderClassifier("resnet34")
@@ -22,12 +23,12 @@ from torch import nn
 from ml.spec import ORDER_CLASSIFIER, ModelSpec
 
 #: Classifier networks, as named in the registry.
-ARCHITECTURES = ("resnet34", "vgg13", "alexnet")
+ARCHITECTURES = ("resnet34", "vgg13", "alexnet", "resnet18")
 #: Scale images are resampled to before classification, nm per pixel.
 DEFAULT_TARGET_NM_PER_PX = 2.0
 # torchvision's classifier heads: two 4096-wide hidden layers for VGG and AlexNet,
 # a single linear layer on the pooled features for ResNet.
-_DEFAULT_HIDDEN = {"resnet34": (), "vgg13": (4096, 4096), "alexnet": (4096, 4096)}
+_DEFAULT_HIDDEN = {"resnet34": (), "resnet18": (), "vgg13": (4096, 4096), "alexnet": (4096, 4096)}
 
 
 def build_trunk(architecture: str) -> tuple[nn.Module, int, int]:
@@ -41,8 +42,8 @@ def build_trunk(architecture: str) -> tuple[nn.Module, int, int]:
         (N, channels, h, w), its channel count, and the side of the adaptive
         pooling grid the original network puts before its head (1 for ResNet).
     """
-    if architecture == "resnet34":
-        net = torchvision.models.resnet34(weights=None)
+    if architecture in ("resnet18", "resnet34"):
+        net = getattr(torchvision.models, architecture)(weights=None)
         conv1 = nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3, bias=False)
         features = nn.Sequential(
             conv1, net.bn1, net.relu, net.maxpool, net.layer1, net.layer2, net.layer3, net.layer4

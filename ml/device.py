@@ -3,7 +3,9 @@
 The platform passes ``NANOMARK_DEVICE`` (``auto``, ``cpu``, ``cuda``) to
 :func:`resolve_device`. On CUDA, work runs under :func:`autocast`: bfloat16
 where the GPU supports it (no loss scaling needed), else float16 with the
-:func:`grad_scaler` that float16 needs; on CPU everything stays float32.
+:func:`grad_scaler` that float16 needs. On a CPU, work stays float32 unless
+bfloat16 is asked for (``cpu=True``, the CPU recipe's training) and the CPU
+computes it natively (AVX512-BF16 or AMX: :func:`cpu_bf16_supported`).
 """
 
 import contextlib
@@ -41,16 +43,29 @@ def resolve_device(name: str = "auto") -> torch.device:
     raise ValueError(f"unknown device {name!r}; expected one of auto, cpu, cuda")
 
 
-def amp_dtype(device: torch.device) -> torch.dtype | None:
-    """Autocast dtype on ``device``: bfloat16 or float16 on CUDA, ``None`` (float32) on CPU."""
-    if device.type != "cuda":
-        return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+def cpu_bf16_supported() -> bool:
+    """Whether this CPU computes bfloat16 natively (oneDNN's AVX512-BF16 or AMX kernels)."""
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
-def autocast(device: torch.device, enabled: bool = True) -> contextlib.AbstractContextManager:
-    """Mixed-precision context for forward passes on ``device`` (a no-op on CPU)."""
-    dtype = amp_dtype(device)
+def amp_dtype(device: torch.device, cpu: bool = False) -> torch.dtype | None:
+    """Autocast dtype on ``device``: bfloat16 or float16 on CUDA; on a CPU ``None`` (float32).
+
+    With ``cpu``, a CPU that computes bfloat16 natively gets bfloat16 (without such
+    kernels it would be emulated, slower than float32).
+    """
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if cpu and device.type == "cpu" and cpu_bf16_supported():
+        return torch.bfloat16
+    return None
+
+
+def autocast(
+    device: torch.device, enabled: bool = True, cpu: bool = False
+) -> contextlib.AbstractContextManager:
+    """Mixed-precision context for forward passes on ``device`` (on a CPU only with ``cpu``)."""
+    dtype = amp_dtype(device, cpu)
     if not enabled or dtype is None:
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=dtype)

@@ -21,8 +21,9 @@ from ml.spec import DEFECT_SEGMENTER, ModelSpec
 
 #: Decoder architectures, as named in the registry.
 ARCHITECTURES: dict[str, type[nn.Module]] = {"fpn": smp.FPN, "unet": smp.Unet}
-#: Encoders from the paper's families (ResNet, SE-ResNet, VGG) that smp 0.6 provides.
-ENCODERS = ("resnet34", "se_resnet50", "vgg13", "vgg16")
+#: Encoders from the paper's families (ResNet, SE-ResNet, VGG) that smp 0.6 provides;
+#: ResNet18 is the CPU recipe's (:mod:`ml.devicerecipes`).
+ENCODERS = ("resnet34", "se_resnet50", "vgg13", "vgg16", "resnet18")
 DEFAULT_ENCODER = "resnet34"
 #: Scale images are resampled to before segmentation, nm per pixel. Line labels
 #: are half a particle diameter wide (1.5 nm for 3 nm particles): at 0.6 nm/px

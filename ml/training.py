@@ -6,7 +6,11 @@ weights of the best epoch (highest monitored metric, ties broken by the lower
 validation loss). It stops when the metric has not improved for ``patience``
 epochs and restores the best weights at the end; with ``checkpoint_dir`` the
 best model is also written there by :func:`ml.persistence.save_model`.
-Task recipes (datasets, losses, metrics) are in :mod:`ml.recipes`.
+The learning rate is constant (the paper's) or follows one cycle
+(:func:`one_cycle_lr`) over the run's budget: its epochs, or its time limit
+when that ends first, so a run cut short by time still anneals.
+Task recipes (datasets, losses, metrics) are in :mod:`ml.recipes`, the
+settings chosen by device in :mod:`ml.devicerecipes`.
 """
 
 import copy
@@ -30,6 +34,13 @@ from ml.persistence import save_model
 #: ``evaluate(model) -> metrics``; must include the monitored key, may include ``"val_loss"``.
 Evaluate = Callable[[nn.Module], dict[str, float]]
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+#: Learning-rate schedules of :class:`TrainConfig`.
+SCHEDULES = ("constant", "one_cycle")
+# One cycle (Smith & Topin 2019, torch's OneCycleLR defaults): the first 30 % of the
+# budget rises from lr / 25 to lr, the rest falls to lr / 1e4, both on half cosines.
+_WARMUP_FRACTION = 0.3
+_START_DIVISOR = 25.0
+_END_DIVISOR = 1e4
 
 
 @dataclass
@@ -51,7 +62,12 @@ class TrainConfig:
         progress: show tqdm progress bars.
         checkpoint_dir: folder for the best model, or ``None``.
         time_limit_s: stop after the epoch during which this many seconds have
-            passed (``None``: no limit), for runs that must fit a time budget.
+            passed (``None``: no limit), for runs that must fit a time budget; a
+            one-cycle run stops at the step that spends it.
+        schedule: ``"constant"`` (lr throughout) or ``"one_cycle"`` (peak ``lr``).
+        channels_last: train in channels-last memory format (faster convolutions on CPUs).
+        cpu_bf16: autocast to bfloat16 on a CPU that computes it natively
+            (:func:`ml.device.amp_dtype`); ``amp`` must be on too.
     """
 
     epochs: int = 100
@@ -68,6 +84,15 @@ class TrainConfig:
     progress: bool = True
     checkpoint_dir: Path | None = None
     time_limit_s: float | None = None
+    schedule: str = "constant"
+    channels_last: bool = False
+    cpu_bf16: bool = False
+
+    def __post_init__(self) -> None:
+        if self.schedule not in SCHEDULES:
+            raise ValueError(
+                f"unknown schedule {self.schedule!r}; expected one of {', '.join(SCHEDULES)}"
+            )
 
     def to_dict(self) -> dict[str, object]:
         """JSON-friendly form, for a model's saved metadata."""
@@ -81,7 +106,8 @@ class TrainResult:
     """What a training run did.
 
     Attributes:
-        history: one dict per epoch: ``epoch``, ``train_loss`` and the evaluated metrics.
+        history: one dict per epoch: ``epoch``, ``train_loss``, ``lr`` (the learning rate
+            of its last step) and the evaluated metrics.
         best_epoch: 1-based epoch whose weights the model holds now (0: no epoch could
             be judged, the model keeps the last epoch's weights).
         best_score: monitored metric at ``best_epoch`` (NaN if none).
@@ -137,6 +163,53 @@ def make_loader(dataset: Dataset, config: TrainConfig, device: torch.device) -> 
     )
 
 
+def one_cycle_lr(peak: float, progress: float) -> float:
+    """Learning rate of one cycle peaking at ``peak``, at ``progress`` ∈ [0, 1] of the budget."""
+    progress = min(max(progress, 0.0), 1.0)
+    if progress < _WARMUP_FRACTION:
+        start, end, t = peak / _START_DIVISOR, peak, progress / _WARMUP_FRACTION
+    else:
+        t = (progress - _WARMUP_FRACTION) / (1.0 - _WARMUP_FRACTION)
+        start, end = peak, peak / _END_DIVISOR
+    return end + (start - end) * (1.0 + math.cos(math.pi * t)) / 2.0
+
+
+class _Budget:
+    """The run's progress through its epochs or its time, and the one-cycle rate it sets.
+
+    ``step()`` is called before every optimiser step; it sets the learning rate of a
+    one-cycle run and says whether the budget allows that step.
+    """
+
+    def __init__(
+        self, config: TrainConfig, optimizer: torch.optim.Optimizer, steps: int, started: float
+    ) -> None:
+        self.config, self.optimizer = config, optimizer
+        self.total_steps, self.started, self.taken = max(steps, 1), started, 0
+
+    def progress(self) -> float:
+        by_steps = self.taken / self.total_steps
+        if self.config.time_limit_s is None:
+            return by_steps
+        if self.config.time_limit_s <= 0:
+            return 1.0
+        return max(by_steps, (time.perf_counter() - self.started) / self.config.time_limit_s)
+
+    def step(self) -> bool:
+        if self.config.schedule == "constant":
+            return True
+        progress = self.progress()
+        if progress >= 1.0:
+            return False
+        for group in self.optimizer.param_groups:
+            group["lr"] = one_cycle_lr(self.config.lr, progress)
+        self.taken += 1
+        return True
+
+    def spent(self) -> bool:
+        return self.config.schedule == "one_cycle" and self.progress() >= 1.0
+
+
 def train_epoch(
     model: nn.Module,
     loader: DataLoader,
@@ -147,15 +220,27 @@ def train_epoch(
     amp: bool = True,
     progress: bool = False,
     description: str = "train",
+    *,
+    cpu_bf16: bool = False,
+    channels_last: bool = False,
+    before_step: Callable[[], bool] | None = None,
 ) -> float:
-    """One pass over ``loader``; returns the mean training loss per sample."""
+    """One pass over ``loader``; returns the mean training loss per sample.
+
+    ``before_step`` (e.g. a learning-rate schedule) is called before every step and
+    ends the pass early by returning False; ``cpu_bf16`` and ``channels_last`` as in
+    :class:`TrainConfig`.
+    """
     model.train()
     total, count = 0.0, 0
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
     for inputs, targets in tqdm(loader, desc=description, leave=False, disable=not progress):
-        inputs = inputs.to(device, non_blocking=True)
+        if before_step is not None and not before_step():
+            break
+        inputs = inputs.to(device, non_blocking=True, memory_format=memory_format)
         targets = targets.to(device, non_blocking=True)
         optimizer.zero_grad(set_to_none=True)
-        with autocast(device, amp):
+        with autocast(device, amp, cpu=cpu_bf16):
             outputs = model(inputs)
         # The loss in float32: sigmoid cross-entropy and Dice lose accuracy in half precision.
         loss = loss_fn(outputs.float(), targets)
@@ -202,18 +287,32 @@ def fit(
     seed_everything(config.seed)
     device = resolve_device(config.device)
     model.to(device)
+    if config.channels_last:
+        model.to(memory_format=torch.channels_last)
     loader = make_loader(dataset, config, device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scaler = grad_scaler(device, config.amp)
+    budget = _Budget(config, optimizer, config.epochs * len(loader), started)
     result = TrainResult()
     best_loss, best_state, stale = math.inf, None, 0
     bar = tqdm(range(1, config.epochs + 1), desc=description, disable=not config.progress)
     for epoch in bar:
         train_loss = train_epoch(
-            model, loader, loss_fn, optimizer, scaler, device, config.amp, config.progress
+            model,
+            loader,
+            loss_fn,
+            optimizer,
+            scaler,
+            device,
+            config.amp,
+            config.progress,
+            cpu_bf16=config.cpu_bf16,
+            channels_last=config.channels_last,
+            before_step=budget.step,
         )
         metrics = evaluate(model) if evaluate is not None else {}
-        result.history.append({"epoch": epoch, "train_loss": train_loss, **metrics})
+        lr = optimizer.param_groups[0]["lr"]
+        result.history.append({"epoch": epoch, "train_loss": train_loss, "lr": lr, **metrics})
         bar.set_postfix(loss=f"{train_loss:.4f}", **{monitor: f"{metrics.get(monitor, 0):.3f}"})
         if evaluate is None:
             result.best_epoch = epoch
@@ -230,9 +329,11 @@ def fit(
         out_of_patience = config.patience is not None and stale >= config.patience
         elapsed = time.perf_counter() - started
         out_of_time = config.time_limit_s is not None and elapsed > config.time_limit_s
-        if out_of_patience or out_of_time:
+        if out_of_patience or out_of_time or budget.spent():
             result.stopped_early = epoch < config.epochs
             break
+    if config.channels_last:
+        model.to(memory_format=torch.contiguous_format)
     if best_state is not None:
         model.load_state_dict(best_state)
     elif config.checkpoint_dir is not None:

@@ -17,7 +17,7 @@ SMALL = {"order_classifier": {"hidden_features": [16]}}
 
 
 def _small_kwargs(task, architecture):
-    return SMALL.get(task, {}) if architecture != "resnet34" else {}
+    return SMALL.get(task, {}) if architecture not in ("resnet18", "resnet34") else {}
 
 
 def test_registry_covers_the_platform_tasks():
@@ -27,7 +27,12 @@ def test_registry_covers_the_platform_tasks():
         == ("order_classifier", "defect_segmenter", "patch_embedder", "particle_segmenter")
     )
     assert set(MODELS["particle_segmenter"].architectures) == {"unet", "fpn"}
-    assert set(MODELS["order_classifier"].architectures) == {"resnet34", "vgg13", "alexnet"}
+    assert set(MODELS["order_classifier"].architectures) == {
+        "resnet34",
+        "vgg13",
+        "alexnet",
+        "resnet18",
+    }
     assert set(MODELS["defect_segmenter"].architectures) == {"fpn", "unet"}
     assert set(MODELS["defect_segmenter"].architectures["fpn"]) >= {"resnet34", "se_resnet50"}
 

@@ -11,7 +11,7 @@ from ml.device import grad_scaler
 from ml.persistence import load_model
 from ml.recipes import SegmenterLoss, classifier_loss, fit_classifier, fit_segmenter
 from ml.registry import create_model
-from ml.training import TrainConfig, fit, train_epoch
+from ml.training import TrainConfig, fit, one_cycle_lr, train_epoch
 
 CPU = torch.device("cpu")
 
@@ -156,3 +156,55 @@ def test_loader_processes_train_after_threaded_preparation(tmp_path):
     cv2.resize(np.zeros((2048, 2048), np.float32), (1024, 1024), interpolation=cv2.INTER_AREA)
     result = fit_classifier(model, items, None, _config(tmp_path, epochs=1, num_workers=2))
     assert len(result.history) == 1
+
+
+def test_one_cycle_rises_to_the_peak_then_anneals():
+    assert one_cycle_lr(1e-3, 0.0) == pytest.approx(1e-3 / 25)
+    assert one_cycle_lr(1e-3, 0.3) == pytest.approx(1e-3)
+    assert one_cycle_lr(1e-3, 1.0) == pytest.approx(1e-7)
+    rates = [one_cycle_lr(1e-3, p / 100) for p in range(101)]
+    assert rates[:31] == sorted(rates[:31])
+    assert rates[30:] == sorted(rates[30:], reverse=True)
+
+
+def test_a_one_cycle_run_anneals_within_its_epochs(tmp_path):
+    torch.manual_seed(0)
+    model = create_model("order_classifier", "resnet18", target_nm_per_px=1.0)
+    config = _config(tmp_path, epochs=5, samples_per_image=4, schedule="one_cycle", lr=1e-3)
+    result = fit(
+        model,
+        TensorDataset(torch.randn(8, 1, 32, 32), torch.tensor([1.0, 0.0] * 4)),
+        classifier_loss,
+        config,
+    )
+    # 2 steps per epoch, 10 in all: epoch 2 ends past the peak (30 %), epoch 5 near the floor.
+    rates = [row["lr"] for row in result.history]
+    assert rates[0] < rates[1]
+    assert rates[1] > rates[2] > rates[3] > rates[4]
+    assert rates[4] == pytest.approx(one_cycle_lr(1e-3, 9 / 10))
+
+
+def test_a_one_cycle_run_stops_when_its_time_is_spent(tmp_path):
+    model = create_model("order_classifier", "resnet18", target_nm_per_px=1.0)
+    config = _config(tmp_path, epochs=50, schedule="one_cycle", time_limit_s=0.0)
+    result = fit_classifier(model, _records(4), None, config)
+    assert len(result.history) == 1
+    assert result.stopped_early
+
+
+def test_channels_last_bfloat16_training_ends_with_a_standard_model(tmp_path):
+    torch.manual_seed(0)
+    model = create_model("order_classifier", "resnet18", target_nm_per_px=1.0)
+    config = _config(tmp_path, channels_last=True, cpu_bf16=True, schedule="one_cycle")
+    fit_classifier(model, _records(4), _records(2), config)
+    conv = model.features[0].weight
+    assert conv.is_contiguous()
+    assert conv.dtype == torch.float32
+    x = torch.randn(1, 1, 64, 64)
+    with torch.inference_mode():
+        torch.testing.assert_close(load_model(tmp_path / "best")(x), model.eval()(x))
+
+
+def test_an_unknown_schedule_is_refused():
+    with pytest.raises(ValueError, match="unknown schedule 'cosine'; expected one of constant"):
+        TrainConfig(schedule="cosine")

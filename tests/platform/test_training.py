@@ -6,6 +6,7 @@ import io
 import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
+from django.urls import reverse
 
 from analysis.semfile import read_sem
 from ml.inference import patch_embeddings, predict_order
@@ -72,17 +73,34 @@ def test_train_classifier_stores_a_classifier_and_its_embedder(labelled_lab):
 
 def test_a_classifier_trained_with_an_embedding_dim_stores_a_projected_embedder(labelled_lab):
     call_command(
-        "train_classifier", "--lab=lab-a", "--now", "--embedding-dim=8", *TINY, stdout=io.StringIO()
+        "train_classifier", "--lab=lab-a", "--now", "--embedding-dim=4", *TINY, stdout=io.StringIO()
     )
     embedder = ModelVersion.objects.get(task=ModelTask.PATCH_EMBEDDER)
     model = load_version(embedder)
     image = next(iter(embedder.training_images.all()))
     pixels = read_sem(image.original.read()).pixels
     vectors = patch_embeddings(model, pixels, image.pixel_size_nm, stride_px=64).vectors
-    assert vectors.shape[1] == 8
+    assert vectors.shape[1] == 4
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
     with pytest.raises(CommandError, match="embedding_dim must be at least 1"):
         call_command("train_classifier", "--lab=lab-a", "--embedding-dim=0", *TINY)
+
+
+def test_the_training_device_chooses_the_recipe_and_the_version_records_it(labelled_lab, client):
+    call_command("train_classifier", "--lab=lab-a", "--now", *TINY, stdout=io.StringIO())
+    on_cpu = ModelVersion.objects.get(task=ModelTask.ORDER_CLASSIFIER)
+    assert (on_cpu.architecture, on_cpu.config["metadata"]["recipe"]["name"]) == ("resnet18", "cpu")
+    assert on_cpu.config["metadata"]["recipe"]["schedule"] == "one_cycle"
+    assert load_version(on_cpu).target_nm_per_px == 4.0
+    client.force_login(labelled_lab.memberships.get(user__username="alice").user)
+    page = client.get(reverse("model-detail", args=[on_cpu.pk])).content.decode()
+    assert "Training recipe</dt><dd>cpu: Adam, one learning-rate cycle to 0.001, bfloat16" in page
+    call_command(
+        "train_classifier", "--lab=lab-a", "--now", "--recipe=paper", *TINY, stdout=io.StringIO()
+    )
+    paper = ModelVersion.objects.filter(task=ModelTask.ORDER_CLASSIFIER).latest("pk")
+    assert (paper.architecture, paper.config["metadata"]["recipe"]["name"]) == ("resnet34", "paper")
+    assert load_version(paper).target_nm_per_px == 2.0
 
 
 def test_train_segmenter_freezes_its_masks(labelled_lab):
@@ -105,6 +123,14 @@ def test_it_refuses_too_few_labels_and_unknown_models(labs):
         call_command("train_classifier", "--lab=lab-a", *TINY)
     with pytest.raises(CommandError, match="unknown order_classifier resnet99"):
         call_command("train_classifier", "--lab=lab-a", "--architecture=resnet99")
+    with pytest.raises(CommandError, match="unknown recipe 'fast'; valid: auto, paper, cpu"):
+        call_command("train_classifier", "--lab=lab-a", "--recipe=fast")
+    with pytest.raises(CommandError, match=r"plans 350\.0 minutes of training; the worker allows"):
+        call_command("train_classifier", "--lab=lab-a", "--minutes=100", "--fold-minutes=50")
+    with pytest.raises(CommandError, match="minutes and fold_minutes must be positive"):
+        call_command("train_classifier", "--lab=lab-a", "--minutes=0")
+    with pytest.raises(CommandError, match="unknown particle_segmenter auto"):
+        call_command("train_particles", "--lab=lab-a", "--architecture=auto")
     assert not TrainingRun.objects.exists()
 
 

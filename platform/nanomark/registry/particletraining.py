@@ -32,6 +32,7 @@ from ml.particles import (
 from nanomark.imaging.models import ParticleAnnotation, SEMImage, latest_per_image
 from nanomark.registry.models import ModelVersion, TrainingRun
 from nanomark.registry.storing import store_model, version_name
+from nanomark.registry.trainingtime import planned_time_problem
 
 #: Options of a particle-segmenter training request, with their defaults.
 PARTICLE_SETTINGS = {
@@ -42,9 +43,6 @@ PARTICLE_SETTINGS = {
     "batch_size": 8,
     "seed": 0,
 }
-
-#: Share of the worker's task timeout that training may plan to use.
-TIMEOUT_SHARE = 0.8
 
 
 @dataclass(frozen=True)
@@ -75,19 +73,13 @@ def particle_request_problem(lab, options: dict) -> str:
     folds, crop = options["folds"], options["crop_px"]
     if folds < 2:
         return "cross-validation needs at least 2 folds"
-    if options["minutes"] <= 0 or options["fold_minutes"] <= 0:
-        return "minutes and fold_minutes must be positive"
+    planned = planned_time_problem(options["minutes"], options["fold_minutes"], folds)
+    if planned:
+        return planned
     if crop < INPUT_MULTIPLE or crop % INPUT_MULTIPLE:
         return f"crop_px must be a positive multiple of {INPUT_MULTIPLE}"
     if options["batch_size"] < 1:
         return "batch_size must be at least 1"
-    planned_s = 60.0 * (options["minutes"] + folds * options["fold_minutes"])
-    allowed_s = TIMEOUT_SHARE * settings.Q_TIMEOUT_S
-    if planned_s > allowed_s:
-        return (
-            f"minutes + folds × fold_minutes plans {planned_s / 60:.1f} minutes of training; the "
-            f"worker allows {allowed_s / 60:.1f} (NANOMARK_TASK_TIMEOUT_S = {settings.Q_TIMEOUT_S})"
-        )
     annotations = _annotations(lab)
     if not annotations:
         return (

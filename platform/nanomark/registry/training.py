@@ -5,6 +5,11 @@ paper's Table 1 metrics), trains the final model on all of them for the
 median best epoch of the folds, and stores it as a ModelVersion that freezes
 its training set. A classifier run also stores its encoder as a patch
 embedder version, since the embedder is the classifier's trunk.
+
+What the request leaves open (``recipe``, architecture or encoder
+``"auto"``, crop, patience) the worker fills in from the recipe of the device
+it trains on (:mod:`ml.devicerecipes`: the paper's on a GPU, the CPU recipe
+elsewhere), recorded in the version's metadata.
 """
 
 from dataclasses import dataclass, replace
@@ -20,6 +25,8 @@ from ml.crossval import (
     format_table,
 )
 from ml.data import LabelledImage, make_record
+from ml.device import resolve_device
+from ml.devicerecipes import AUTO, RECIPES, Recipe, recipe_for
 from ml.embedder import EMBEDDING_STRIDE_PX, PatchEmbedder
 from ml.inference import patch_embeddings
 from ml.recipes import fit_classifier, fit_segmenter
@@ -35,16 +42,22 @@ from nanomark.registry.particletraining import (
     train_particles,
 )
 from nanomark.registry.storing import store_model, version_name
+from nanomark.registry.trainingtime import even_share_s, planned_time_problem
 
-#: Settings a training request may give, with their defaults (the paper: Adam 1e-4, 5 folds).
+#: Settings a training request may give, with their defaults; None leaves the value to
+#: the recipe (crop, crops per image, patience) or, for the minutes of the final fit and
+#: of each fold, shares the worker's allowed time evenly among the folds and the final fit.
 DEFAULT_SETTINGS = {
     "folds": 5,
     "epochs": 100,
     "batch_size": 16,
-    "patience": 15,
+    "patience": None,
     "seed": 0,
     "crop_size": None,
     "samples_per_image": None,
+    "minutes": None,
+    "fold_minutes": None,
+    "recipe": AUTO,
 }
 
 
@@ -77,11 +90,7 @@ def create_training_run(
     Raises:
         TrainingRejected: unknown model, unknown option, or too few labelled images.
     """
-    if (task, architecture, encoder) not in registered_models():
-        valid = ", ".join(
-            f"{a}" + (f"/{e}" if e else "") for t, a, e in registered_models() if t == task
-        )
-        raise TrainingRejected(f"unknown {task} {architecture}/{encoder}; valid: {valid}")
+    _check_model(task, architecture, encoder)
     defaults = task_settings(task)
     unknown = set(options or {}) - set(defaults)
     if unknown:
@@ -91,9 +100,11 @@ def create_training_run(
         raise TrainingRejected("embedding_dim must be at least 1")
     if task == ModelTask.PARTICLE_SEGMENTER:
         problem = particle_request_problem(lab, config)
-        if problem:
-            raise TrainingRejected(problem)
     else:
+        problem = _recipe_problem(config)
+    if problem:
+        raise TrainingRejected(problem)
+    if task != ModelTask.PARTICLE_SEGMENTER:
         _check_enough(lab, task, config["folds"])
     with transaction.atomic():
         run = TrainingRun.objects.create(
@@ -105,6 +116,34 @@ def create_training_run(
         if enqueue:
             transaction.on_commit(lambda: TrainingRun.enqueue(run.pk))
     return run
+
+
+def _check_model(task: str, architecture: str, encoder: str | None) -> None:
+    """Refuse an unknown model; ``"auto"`` stands for the recipe's architecture or encoder.
+
+    Particle segmenters have no recipes (:mod:`nanomark.registry.particletraining`).
+    """
+    models = [(a, e) for t, a, e in registered_models() if t == task]
+    if AUTO in (architecture, encoder) and task == ModelTask.PARTICLE_SEGMENTER:
+        known = False
+    elif architecture == AUTO:
+        known = encoder in (None, AUTO)
+    elif encoder == AUTO:
+        known = any(a == architecture and e is not None for a, e in models)
+    else:
+        known = (architecture, encoder) in models
+    if not known:
+        valid = ", ".join(f"{a}" + (f"/{e}" if e else "") for a, e in models)
+        raise TrainingRejected(
+            f"unknown {task} {architecture}/{encoder}; valid: {AUTO} (the recipe's), {valid}"
+        )
+
+
+def _recipe_problem(options: dict) -> str:
+    """Why a classifier or segmenter request's recipe or time plan fails ("" if it does not)."""
+    if options["recipe"] != AUTO and options["recipe"] not in RECIPES:
+        return f"unknown recipe {options['recipe']!r}; valid: {AUTO}, {', '.join(RECIPES)}"
+    return planned_time_problem(options["minutes"], options["fold_minutes"], options["folds"])
 
 
 def task_settings(task: str) -> dict:
@@ -192,7 +231,42 @@ def train(run: TrainingRun) -> ModelVersion:
         return train_particles(run)
     options = run.config
     data = training_set(run.lab, run.task)
-    train_config = TrainConfig(
+    recipe = recipe_for(resolve_device(settings.NANOMARK_DEVICE), options.get("recipe", AUTO))
+    architecture = recipe.architecture(run.task, options["architecture"])
+    encoder = recipe.encoder(run.task, options["encoder"])
+    model_kwargs = recipe.model_kwargs(run.task)
+    fold_config = _train_config(recipe, run.task, options, options.get("fold_minutes"))
+    classifier = run.task == ModelTask.ORDER_CLASSIFIER
+    if classifier:
+        cv = cross_validate_classifier(
+            data.records, architecture, k=options["folds"], config=fold_config, **model_kwargs
+        )
+    else:
+        cv = cross_validate_segmenter(
+            data.records,
+            architecture,
+            encoder,
+            k=options["folds"],
+            config=fold_config,
+            **model_kwargs,
+        )
+    final_epochs = cv.final_epochs()
+    model = create_model(run.task, architecture, encoder, **model_kwargs)
+    final_config = _train_config(recipe, run.task, options, options.get("minutes"))
+    fit = fit_classifier if classifier else fit_segmenter
+    fit(model, data.records, None, replace(final_config, epochs=final_epochs, patience=None))
+
+    with transaction.atomic():
+        version = _store(run, model, data, cv, final_epochs, recipe)
+        if classifier:
+            embedder = embedder_of(model, data.records, options.get("embedding_dim"))
+            _store(run, embedder, data, cv, final_epochs, recipe, of=version)
+    return version
+
+
+def _train_config(recipe: Recipe, task: str, options: dict, minutes: float | None) -> TrainConfig:
+    """The recipe's training settings for one fit of ``minutes`` (None: an even share)."""
+    config = TrainConfig(
         epochs=options["epochs"],
         batch_size=options["batch_size"],
         patience=options["patience"],
@@ -201,33 +275,10 @@ def train(run: TrainingRun) -> ModelVersion:
         crop_size=options["crop_size"],
         samples_per_image=options["samples_per_image"],
         progress=False,
-        # k folds and the final fit share the task's time; stop each in time to store the model.
-        time_limit_s=0.8 * settings.Q_TIMEOUT_S / (options["folds"] + 1),
+        # The folds and the final fit share the task's time; each stops in time to store.
+        time_limit_s=even_share_s(options["folds"]) if minutes is None else 60.0 * minutes,
     )
-    classifier = run.task == ModelTask.ORDER_CLASSIFIER
-    if classifier:
-        cv = cross_validate_classifier(
-            data.records, options["architecture"], k=options["folds"], config=train_config
-        )
-    else:
-        cv = cross_validate_segmenter(
-            data.records,
-            options["architecture"],
-            options["encoder"],
-            k=options["folds"],
-            config=train_config,
-        )
-    final_epochs = cv.final_epochs()
-    model = create_model(run.task, options["architecture"], options["encoder"])
-    fit = fit_classifier if classifier else fit_segmenter
-    fit(model, data.records, None, replace(train_config, epochs=final_epochs, patience=None))
-
-    with transaction.atomic():
-        version = _store(run, model, data, cv, final_epochs)
-        if classifier:
-            embedder = embedder_of(model, data.records, options.get("embedding_dim"))
-            _store(run, embedder, data, cv, final_epochs, of=version)
-    return version
+    return recipe.train_config(task, config)
 
 
 def embedder_of(classifier, records: list[LabelledImage], dim: int | None) -> PatchEmbedder:
@@ -255,13 +306,15 @@ def embedder_of(classifier, records: list[LabelledImage], dim: int | None) -> Pa
     return embedder
 
 
-def _store(run, model, data: TrainingSet, cv: CrossValResult, epochs: int, of=None) -> ModelVersion:
+def _store(
+    run, model, data: TrainingSet, cv: CrossValResult, epochs: int, recipe: Recipe, of=None
+) -> ModelVersion:
     name = version_name(model.spec, run.pk, "-embedder" if of is not None else "")
     version = store_model(
         model,
         lab_id=run.lab_id,
         name=name,
-        metadata={"training_run": run.pk, "final_epochs": epochs},
+        metadata={"training_run": run.pk, "final_epochs": epochs, "recipe": recipe.to_dict()},
         metrics={
             "cross_validation": {
                 "mean": cv.mean(),

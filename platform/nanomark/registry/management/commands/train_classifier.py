@@ -2,6 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from ml.devicerecipes import AUTO
 from nanomark.accounts.commandargs import lab_from_slug, user_from_name
 from nanomark.registry.choices import ModelTask
 from nanomark.registry.models import TrainingRun
@@ -16,18 +17,23 @@ class Command(BaseCommand):
         "unless --now."
     )
     task = ModelTask.ORDER_CLASSIFIER
-    default_architecture = "resnet34"
+    default_architecture = AUTO
     default_encoder: str | None = None
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--lab", required=True, help="lab slug")
-        parser.add_argument("--architecture", default=self.default_architecture)
+        parser.add_argument(
+            "--architecture",
+            default=self.default_architecture,
+            help=f"network; {AUTO} (default): the training device's recipe's",
+        )
         if self.default_encoder is not None:
             parser.add_argument("--encoder", default=self.default_encoder)
         parser.add_argument("--user", help="username recorded as the trainer")
         for name, default in task_settings(self.task).items():
             option = f"--{name.replace('_', '-')}"
-            kind = float if isinstance(default, float) else int  # None: the recipe's default
+            # A default of None leaves the value to the recipe; minutes may be fractional.
+            kind = type(default) if default is not None else float if "minutes" in name else int
             parser.add_argument(option, type=kind, default=default, dest=name)
         parser.add_argument("--now", action="store_true", help="train in this process")
 

@@ -1,5 +1,6 @@
 """``manage.py train_segmenter --lab SLUG``: train a defect segmenter on the lab's masks."""
 
+from ml.devicerecipes import AUTO
 from nanomark.registry.choices import ModelTask
 from nanomark.registry.management.commands import train_classifier
 
@@ -11,4 +12,4 @@ class Command(train_classifier.Command):
     )
     task = ModelTask.DEFECT_SEGMENTER
     default_architecture = "fpn"
-    default_encoder = "se_resnet50"
+    default_encoder = AUTO
