@@ -1,8 +1,10 @@
 """Per-image analysis time (the worker's whole task) vs the bare network passes it needs.
 
-Run: ``python bench/bench_analysis.py`` (about 3-5 min on 2 cores). It sets up
-a throwaway NanoMark (SQLite and media in a temporary folder), stores a
-ResNet34 order classifier, an FPN + SE-ResNet50 defect segmenter and the
+Run: ``python bench/bench_analysis.py [--recipe cpu|paper]`` (about 3-5 min on
+2 cores). It sets up a throwaway NanoMark (SQLite and media in a temporary
+folder), stores the recipe's order classifier and defect segmenter
+(:mod:`ml.devicerecipes`; the paper's: a ResNet34 and an FPN + SE-ResNet50,
+the CPU recipe's: a ResNet18 and an FPN + ResNet18 at coarser scales) and the
 classifier's patch embedder as the lab's active versions, ingests one
 synthetic 1280 x 890 SEM image at its simulated pixel size, and times
 
@@ -54,20 +56,22 @@ def main() -> None:
     parser.add_argument(
         "--fit-seconds", type=float, default=60, help="segmenter fitting before timing (60)"
     )
+    parser.add_argument("--recipe", default="paper", help="the models' recipe: paper or cpu")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         setup_django(Path(folder))
-        run(args.repeats, args.threads, args.fit_seconds)
+        run(args.repeats, args.threads, args.fit_seconds, args.recipe)
 
 
-def run(repeats: int, threads: int | None, fit_seconds: float) -> None:
+def run(repeats: int, threads: int | None, fit_seconds: float, recipe_name: str) -> None:
     import numpy as np
     import torch
 
     from analysis.preview import encode_png
     from bench.timing import paired_times
     from ml.data import make_record, prepare_image, to_tensor
-    from ml.embedder import DEFAULT_PATCH_SIZE_PX, EMBEDDING_STRIDE_PX, PatchEmbedder
+    from ml.devicerecipes import RECIPES
+    from ml.embedder import PatchEmbedder
     from ml.recipes import fit_segmenter
     from ml.registry import create_model
     from ml.segmenters import INPUT_MULTIPLE
@@ -96,8 +100,15 @@ def run(repeats: int, threads: int | None, fit_seconds: float) -> None:
     )
     synthetic = synthesize_image(0, ordered=True)
     pixels, pixel_size = synthetic.image, synthetic.pixel_size_nm
-    classifier = create_model("order_classifier", "resnet34").eval()
-    segmenter = create_model("defect_segmenter", "fpn", "se_resnet50")
+    recipe = RECIPES[recipe_name]
+    print(f"recipe {recipe.name}")
+    tasks = {task: recipe.model_kwargs(task) for task in ("order_classifier", "defect_segmenter")}
+    classifier = create_model(
+        "order_classifier", recipe.classifier, **tasks["order_classifier"]
+    ).eval()
+    segmenter = create_model(
+        "defect_segmenter", recipe.segmenter, recipe.segmenter_encoder, **tasks["defect_segmenter"]
+    )
     fit_segmenter(
         segmenter,
         [make_record(pixels, pixel_size, mask=synthetic.labels)],
@@ -140,12 +151,12 @@ def run(repeats: int, threads: int | None, fit_seconds: float) -> None:
         mode="reflect",
     )
     emb_unit = prepare_image(pixels, pixel_size, embedder.target_nm_per_px)
-    side = DEFAULT_PATCH_SIZE_PX
+    side, stride = embedder.patch_px, embedder.stride_px
     patches = np.stack(
         [
             emb_unit[y : y + side, x : x + side]
-            for y in range(0, emb_unit.shape[0] - side + 1, EMBEDDING_STRIDE_PX)
-            for x in range(0, emb_unit.shape[1] - side + 1, EMBEDDING_STRIDE_PX)
+            for y in range(0, emb_unit.shape[0] - side + 1, stride)
+            for x in range(0, emb_unit.shape[1] - side + 1, stride)
         ]
     )
     cls_x, seg_x, emb_x = to_tensor(cls_unit), to_tensor(seg_unit), to_tensor(patches)

@@ -30,7 +30,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.timing import paired_times
 from ml.data import prepare_image, to_tensor
-from ml.embedder import DEFAULT_PATCH_SIZE_PX
 from ml.inference import patch_embeddings, predict_defects, predict_order
 from ml.registry import create_model
 from simulation.dataset import synthesize_image
@@ -63,7 +62,7 @@ def main() -> None:
     classifier = create_model("order_classifier", "resnet34").eval()
     segmenter = create_model("defect_segmenter", "fpn", "se_resnet50").eval()
     embedder = create_model("patch_embedder", "resnet34").eval()
-    side = DEFAULT_PATCH_SIZE_PX
+    side = embedder.patch_px
     patches = np.stack(
         [
             unit[y : y + side, x : x + side]

@@ -24,11 +24,9 @@ from torch.nn import functional as F
 from ml.classifiers import DEFAULT_TARGET_NM_PER_PX, OrderClassifier, build_trunk
 from ml.spec import PATCH_EMBEDDER, ModelSpec
 
-#: Default patch side at the model's scale, px (448 nm at 2 nm/px).
-DEFAULT_PATCH_SIZE_PX = 224
-#: Step of the patch grid that analyses embed, at the embedder's scale, px: half a
-#: patch, so that a region searched for is covered by patches centred near it.
-EMBEDDING_STRIDE_PX = DEFAULT_PATCH_SIZE_PX // 2
+#: Side of the patches an embedder embeds, nm: 224 px at the paper's 2 nm/px, 112 px
+#: at the CPU recipe's 4 nm/px (:attr:`PatchEmbedder.patch_px`).
+PATCH_SIDE_NM = 448.0
 
 
 class PatchEmbedder(nn.Module):
@@ -44,6 +42,9 @@ class PatchEmbedder(nn.Module):
         features: the classifier's convolutional trunk.
         projection: linear map to m dimensions, or identity.
         dim: m.
+        patch_px: side of its patches at its scale, px (:data:`PATCH_SIDE_NM`).
+        stride_px: step of the patch grid analyses embed, px: half a patch, so that
+            a region searched for is covered by patches centred near it.
         spec: :class:`ml.spec.ModelSpec` that rebuilds this model.
     """
 
@@ -61,6 +62,8 @@ class PatchEmbedder(nn.Module):
             nn.Identity() if self.dim == channels else nn.Linear(channels, self.dim, bias=False)
         )
         self.target_nm_per_px = float(target_nm_per_px)
+        self.patch_px = round(PATCH_SIDE_NM / self.target_nm_per_px)
+        self.stride_px = self.patch_px // 2
         self.spec = ModelSpec(
             PATCH_EMBEDDER,
             architecture,

@@ -23,7 +23,7 @@ from torch import nn
 
 from ml.data import prepare_image, resize, scale_factor, to_tensor
 from ml.device import autocast
-from ml.embedder import DEFAULT_PATCH_SIZE_PX, PatchEmbedder
+from ml.embedder import PatchEmbedder
 from ml.segmenters import INPUT_MULTIPLE
 
 #: The classifiers' smallest workable input side, px at the model's scale (AlexNet's stride-4
@@ -270,15 +270,16 @@ def patch_embeddings(
     image: np.ndarray,
     pixel_size_nm: float | None = None,
     *,
-    patch_size_px: int = DEFAULT_PATCH_SIZE_PX,
+    patch_size_px: int | None = None,
     stride_px: int | None = None,
     batch_size: int = 32,
 ) -> PatchEmbeddings:
     """Embeddings of square patches on a regular grid over the image.
 
-    Patches are cut at the model's scale, ``patch_size_px`` on a side, every
-    ``stride_px`` (default: side by side) from the top-left corner; an image
-    smaller than one patch is reflect-padded to one.
+    Patches are cut at the model's scale, ``patch_size_px`` on a side (default: the
+    model's :attr:`~ml.embedder.PatchEmbedder.patch_px`), every ``stride_px``
+    (default: the model's ``stride_px``, half a patch) from the top-left corner; an
+    image smaller than one patch is reflect-padded to one.
 
     Args:
         model: a :class:`ml.embedder.PatchEmbedder`.
@@ -291,7 +292,8 @@ def patch_embeddings(
     Returns:
         :class:`PatchEmbeddings`, positions and patch size in original pixels.
     """
-    stride = stride_px or patch_size_px
+    patch_size_px = patch_size_px or model.patch_px
+    stride = stride_px or model.stride_px
     factor = scale_factor(pixel_size_nm, model.target_nm_per_px)
     unit = pad_to(
         prepare_image(image, pixel_size_nm, model.target_nm_per_px), patch_size_px, patch_size_px

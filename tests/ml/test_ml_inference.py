@@ -125,6 +125,16 @@ def test_patch_embeddings_are_unit_vectors_on_a_grid(classifier, image):
     assert result.positions_xy.tolist() == [[0, 0], [64, 0], [128, 0], [0, 64], [64, 64], [128, 64]]
 
 
+def test_patches_cover_the_same_448_nm_at_every_scale(image):
+    for nm_per_px, side in [(2.0, 224), (4.0, 112)]:
+        embedder = PatchEmbedder("resnet18", target_nm_per_px=nm_per_px).eval()
+        assert (embedder.patch_px, embedder.stride_px) == (side, side // 2)
+    # At 4 nm/px the image (150 × 210 px at 1 nm/px) is 38 × 52 px: padded to one patch.
+    result = patch_embeddings(embedder, image, pixel_size_nm=1.0)
+    assert result.vectors.shape == (1, 512)
+    assert result.patch_size_px == 448
+
+
 def test_embedder_from_classifier_shares_the_trained_trunk(classifier):
     embedder = PatchEmbedder.from_classifier(classifier)
     for ours, theirs in zip(

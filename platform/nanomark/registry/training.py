@@ -27,7 +27,7 @@ from ml.crossval import (
 from ml.data import LabelledImage, make_record
 from ml.device import resolve_device
 from ml.devicerecipes import AUTO, RECIPES, Recipe, recipe_for
-from ml.embedder import EMBEDDING_STRIDE_PX, PatchEmbedder
+from ml.embedder import PatchEmbedder
 from ml.inference import patch_embeddings
 from ml.recipes import fit_classifier, fit_segmenter
 from ml.registry import create_model, registered_models
@@ -239,7 +239,12 @@ def train(run: TrainingRun) -> ModelVersion:
     classifier = run.task == ModelTask.ORDER_CLASSIFIER
     if classifier:
         cv = cross_validate_classifier(
-            data.records, architecture, k=options["folds"], config=fold_config, **model_kwargs
+            data.records,
+            architecture,
+            k=options["folds"],
+            config=fold_config,
+            val_fraction=recipe.validation_fraction,
+            **model_kwargs,
         )
     else:
         cv = cross_validate_segmenter(
@@ -248,6 +253,7 @@ def train(run: TrainingRun) -> ModelVersion:
             encoder,
             k=options["folds"],
             config=fold_config,
+            val_fraction=recipe.validation_fraction,
             **model_kwargs,
         )
     final_epochs = cv.final_epochs()
@@ -292,7 +298,7 @@ def embedder_of(classifier, records: list[LabelledImage], dim: int | None) -> Pa
     full = PatchEmbedder.from_classifier(classifier)
     vectors = np.concatenate(
         [
-            patch_embeddings(full, r.image, r.pixel_size_nm, stride_px=EMBEDDING_STRIDE_PX).vectors
+            patch_embeddings(full, r.image, r.pixel_size_nm).vectors
             for r in records
         ]
     )

@@ -27,7 +27,6 @@ from analysis.databar import FieldBox
 from analysis.defects import DEFECT_CLASSES, LINE_CLASSES
 from analysis.linestats import line_statistics, point_statistics
 from analysis.particles import ParticleSummary, detect_particles, particle_statistics
-from ml.embedder import EMBEDDING_STRIDE_PX
 from ml.inference import PatchEmbeddings, order_with_saliency, patch_embeddings, predict_defects
 from ml.particles import segmented_particles
 
@@ -196,9 +195,7 @@ def _analyse_field(
             result.particle_summary = particle_statistics(found, width, height, pixel_size_nm)
     if embedder is not None:
         with result.timed("embedder"):
-            result.embeddings = patch_embeddings(
-                embedder, pixels, pixel_size_nm, stride_px=EMBEDDING_STRIDE_PX
-            )
+            result.embeddings = patch_embeddings(embedder, pixels, pixel_size_nm)
     return result
 
 
