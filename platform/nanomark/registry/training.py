@@ -297,10 +297,7 @@ def embedder_of(classifier, records: list[LabelledImage], dim: int | None) -> Pa
         return PatchEmbedder.from_classifier(classifier)
     full = PatchEmbedder.from_classifier(classifier)
     vectors = np.concatenate(
-        [
-            patch_embeddings(full, r.image, r.pixel_size_nm).vectors
-            for r in records
-        ]
+        [patch_embeddings(full, r.image, r.pixel_size_nm).vectors for r in records]
     )
     if len(vectors) < dim:
         raise TrainingRejected(
