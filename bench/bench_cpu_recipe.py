@@ -25,16 +25,17 @@ import time
 from pathlib import Path
 
 import torch
+from torch.utils.data import DataLoader, TensorDataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ml.crossval import cross_validate_classifier, format_table
 from ml.data import read_folder
-from ml.device import amp_dtype, cpu_bf16_supported
+from ml.device import cpu_bf16_supported, grad_scaler
 from ml.devicerecipes import AUTO, CPU, PAPER, Recipe
 from ml.recipes import classifier_loss
 from ml.registry import create_model
-from ml.training import TrainConfig
+from ml.training import TrainConfig, train_epoch
 from simulation.dataset import write_dataset
 
 TASK = "order_classifier"
@@ -54,28 +55,34 @@ def parse_args() -> argparse.Namespace:
 
 
 def crops_per_second(recipe: Recipe, seconds: float) -> float:
-    """Training crops per second of ``recipe``'s classifier on random batches."""
+    """Training crops per second of ``recipe``'s classifier: passes of the training loop
+    (:func:`ml.training.train_epoch`) over batches of random crops."""
     torch.manual_seed(0)
     model = create_model(TASK, recipe.architecture(TASK, AUTO), **recipe.model_kwargs(TASK))
-    memory_format = torch.channels_last if recipe.channels_last else torch.contiguous_format
-    model.to(memory_format=memory_format).train()
+    if recipe.channels_last:
+        model.to(memory_format=torch.channels_last)
     side = recipe.classifier_crop_px
-    inputs = torch.randn(SPEED_BATCH, 1, side, side).to(memory_format=memory_format)
-    labels = torch.rand(SPEED_BATCH).round()
+    crops = TensorDataset(torch.randn(SPEED_BATCH, 1, side, side), torch.rand(SPEED_BATCH).round())
+    loader = DataLoader(crops, batch_size=SPEED_BATCH)
     optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr)
-    dtype = amp_dtype(torch.device("cpu"), cpu=recipe.cpu_bf16)
+    cpu = torch.device("cpu")
 
-    def step() -> None:
-        optimizer.zero_grad(set_to_none=True)
-        with torch.autocast("cpu", dtype=dtype or torch.bfloat16, enabled=dtype is not None):
-            logits = model(inputs)
-        classifier_loss(logits.float(), labels).backward()
-        optimizer.step()
+    def one_step() -> None:
+        train_epoch(
+            model,
+            loader,
+            classifier_loss,
+            optimizer,
+            grad_scaler(cpu),
+            cpu,
+            cpu_bf16=recipe.cpu_bf16,
+            channels_last=recipe.channels_last,
+        )
 
-    step()  # first-call set-up (oneDNN kernels) is not counted
+    one_step()  # first-call set-up (oneDNN kernels) is not counted
     steps, started = 0, time.perf_counter()
     while time.perf_counter() - started < seconds:
-        step()
+        one_step()
         steps += 1
     return steps * SPEED_BATCH / (time.perf_counter() - started)
 

@@ -4,9 +4,9 @@ A recipe fixes what the training request leaves open: the network (when the
 request asks for ``"auto"``), the scale and crop the model works at, and the
 optimiser's settings. The paper's recipe (ResNet34 at 2 nm/px on 256 px
 crops, an FPN-SE-ResNet50 segmenter at 0.6 nm/px, Adam at a constant 1e-4)
-reaches ROC AUC 1.0 in a few GPU epochs but takes ~6 crops/s on two CPU
+reaches ROC AUC 1.0 in a few GPU epochs but trains ~9 crops/s on two CPU
 cores, too few optimiser steps in minutes to learn anything. The CPU recipe
-takes ~18 × more steps per minute (``bench/bench_cpu_recipe.py``):
+trains ~12 × more crops per second (102 vs 8.7 on 2 cores, ``bench/bench_cpu_recipe.py``):
 
 * ResNet18 at 4 nm/px on 128 px crops: the same 512 nm of field per crop as
   the paper's crop, with chains of 3 nm particles still drawn as lines;

@@ -237,25 +237,16 @@ def train(run: TrainingRun) -> ModelVersion:
     model_kwargs = recipe.model_kwargs(run.task)
     fold_config = _train_config(recipe, run.task, options, options.get("fold_minutes"))
     classifier = run.task == ModelTask.ORDER_CLASSIFIER
+    folds = {
+        "k": options["folds"],
+        "config": fold_config,
+        "val_fraction": recipe.validation_fraction,
+        **model_kwargs,
+    }
     if classifier:
-        cv = cross_validate_classifier(
-            data.records,
-            architecture,
-            k=options["folds"],
-            config=fold_config,
-            val_fraction=recipe.validation_fraction,
-            **model_kwargs,
-        )
+        cv = cross_validate_classifier(data.records, architecture, **folds)
     else:
-        cv = cross_validate_segmenter(
-            data.records,
-            architecture,
-            encoder,
-            k=options["folds"],
-            config=fold_config,
-            val_fraction=recipe.validation_fraction,
-            **model_kwargs,
-        )
+        cv = cross_validate_segmenter(data.records, architecture, encoder, **folds)
     final_epochs = cv.final_epochs()
     model = create_model(run.task, architecture, encoder, **model_kwargs)
     final_config = _train_config(recipe, run.task, options, options.get("minutes"))
