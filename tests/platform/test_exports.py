@@ -334,7 +334,10 @@ def test_the_number_of_queries_does_not_grow_with_the_rows(labs, monkeypatch):
     few = _export_queries(labs["alice"])
     _bulk_samples(lab, material, classifier, 4, 46)
     assert len(_records(sample_table(labs["alice"]))) == 51
-    assert _export_queries(labs["alice"]) == few == [3 * 7, 3 * 7]
+    # On PostgreSQL: the 2 column reads, then (in the test's transaction, a savepoint and
+    # its release around) the planner settings and one COPY, which bypasses the query log.
+    per_export = 5 if connection.vendor == "postgresql" else 7
+    assert _export_queries(labs["alice"]) == few == [3 * per_export, 3 * per_export]
 
 
 @pytest.mark.parametrize(

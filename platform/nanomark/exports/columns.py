@@ -4,15 +4,19 @@ A table is its columns, known before any row streams, and a one-pass
 iterator of rows (:class:`Table`); writers (:mod:`nanomark.exports.writers`)
 map the value types to their formats' types. The ``*_FIELDS`` tuples are the
 ORM paths each column group is read from, in column order, by
-:mod:`nanomark.exports.rows`.
+:mod:`nanomark.exports.rows` (and, compiled to SQL, by :mod:`nanomark.exports.pgrows`).
 """
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from operator import itemgetter
+from typing import TYPE_CHECKING
 
 from analysis.defects import DEFECT_CLASSES
 from nanomark.samples.models import SYNTHESIS_CONDITIONS, Synthesis
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 #: Value types of export columns; writers map them to their own types.
 COLUMN_TYPES = ("int", "float", "str", "datetime", "date")
@@ -37,11 +41,15 @@ class Table:
     """A tidy table: its columns, known before streaming, and a one-pass iterator of rows.
 
     Each row is a tuple of values in ``columns`` order; None is a missing value.
+    ``batches``, where the rows come from Arrow (:mod:`nanomark.exports.copystream`),
+    are the same rows as record batches of :func:`~nanomark.exports.writers.arrow_schema`;
+    both iterators read one stream, so a writer reads one of them.
     """
 
     name: str
     columns: tuple[Column, ...]
     rows: Iterator[tuple] = field(repr=False)
+    batches: "Iterator[pa.RecordBatch] | None" = field(default=None, repr=False)
 
 
 def _columns(*pairs: tuple[str, str]) -> tuple[Column, ...]:
@@ -133,7 +141,8 @@ RUN_FIELDS = (
     "particles__mean_nearest_neighbour_nm",
     "particles__clark_evans_r",
 )
-_DEFECT_STATS = (
+#: The statistics of one defect class, as (model field, column type), in column order.
+DEFECT_STATS = (
     ("area_fraction", "float"),
     ("skeleton_length_nm", "float"),
     ("segment_count", "int"),
@@ -145,12 +154,14 @@ _DEFECT_STATS = (
 DEFECT_COLUMNS = tuple(
     Column(f"{defect_class}_{stat}", kind)
     for defect_class in DEFECT_CLASSES
-    for stat, kind in _DEFECT_STATS
+    for stat, kind in DEFECT_STATS
 )
 # Read through the per-class joins of _defect_joins().
 DEFECT_FIELDS = tuple(
-    f"stats_{defect_class}__{stat}" for defect_class in DEFECT_CLASSES for stat, _ in _DEFECT_STATS
+    f"stats_{defect_class}__{stat}" for defect_class in DEFECT_CLASSES for stat, _ in DEFECT_STATS
 )
+#: A current analysis as read: (sample id, image id, *ANALYSIS_COLUMNS, *DEFECT_COLUMNS).
+ANALYSIS_FIELDS = (*RUN_FIELDS, *DEFECT_FIELDS)
 
 #: The sample's latest synthesis step; ``synthesis_count`` counts all of its steps.
 # Column types of the model fields the exports read.

@@ -18,6 +18,11 @@ with ``.iterator(chunk_size)`` and merged in that key order (a merge join in
 Python). Either table takes 7 queries whatever the number of rows. Every
 query is restricted to the requesting user's labs. The columns and the
 fields they are read from are :mod:`nanomark.exports.columns`.
+
+On PostgreSQL the same querysets are compiled into one query per table
+(:mod:`nanomark.exports.pgrows`) and its rows streamed with COPY into Arrow
+(:mod:`nanomark.exports.copystream`): the same rows, at about the database's
+own speed. SQLite, which has no COPY, keeps the merge join.
 """
 
 import math
@@ -25,19 +30,19 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from operator import itemgetter
 from typing import Any
 
+from django.db import connection
 from django.db.models import F, FilteredRelation, OuterRef, Q, QuerySet, Subquery
 
 from analysis.defects import DEFECT_CLASSES
 from nanomark.exports.columns import (
     AGGREGATE_COLUMNS,
     ANALYSIS_COLUMNS,
+    ANALYSIS_FIELDS,
     DEFECT_COLUMNS,
-    DEFECT_FIELDS,
     IMAGE_COLUMNS,
     IMAGE_FIELDS,
     IMAGE_KEY,
     NO_SYNTHESIS,
-    RUN_FIELDS,
     SAMPLE_COLUMNS,
     SAMPLE_FIELDS,
     SCORE_INDEX,
@@ -46,10 +51,12 @@ from nanomark.exports.columns import (
     Column,
     Table,
 )
+from nanomark.exports.copystream import batch_rows, copy_batches
+from nanomark.exports.pgrows import CurrentAnalyses, image_query, sample_query
 from nanomark.imaging.counts import with_image_counts
 from nanomark.imaging.models import ParticleAnnotation, SEMImage
 from nanomark.results.current import current_analysis_runs
-from nanomark.results.models import AnalysisRun
+from nanomark.results.models import AnalysisRun, DefectStatistic
 from nanomark.samples.models import (
     PropertyMeasurement,
     Sample,
@@ -97,29 +104,30 @@ def _named_columns(queryset: QuerySet, prefix: str) -> dict[tuple[str, str], Col
     }
 
 
-class _SampleConditions:
+class SampleConditions:
     """Synthesis, parameter and property columns of samples, streamed in sample-id order."""
 
     def __init__(self, user, samples: QuerySet) -> None:
         """``samples`` (a query of sample ids) selects them; reads the named columns (2 queries)."""
-        self._syntheses = Synthesis.objects.restrict(user).filter(sample__in=samples)
-        self._parameters = SynthesisParameter.objects.restrict(user).filter(
+        self.syntheses = Synthesis.objects.restrict(user).filter(sample__in=samples)
+        self.parameters = SynthesisParameter.objects.restrict(user).filter(
             synthesis__sample__in=samples
         )
-        self._properties = PropertyMeasurement.objects.restrict(user).filter(sample__in=samples)
-        self._parameter_columns = _named_columns(self._parameters, "param")
-        self._property_columns = _named_columns(self._properties, "prop")
+        self.properties = PropertyMeasurement.objects.restrict(user).filter(sample__in=samples)
+        #: The ``param:`` and ``prop:`` columns by (name, unit), in column order.
+        self.parameter_columns = _named_columns(self.parameters, "param")
+        self.property_columns = _named_columns(self.properties, "prop")
         self.columns = (
             *SYNTHESIS_COLUMNS,
-            *self._parameter_columns.values(),
-            *self._property_columns.values(),
+            *self.parameter_columns.values(),
+            *self.property_columns.values(),
         )
 
     def open(self) -> Callable[[int], tuple]:
         """Start the streams; the result maps increasing sample ids to their column values."""
         syntheses = _OrderedGroups(
             _stream(
-                self._syntheses,
+                self.syntheses,
                 SYNTHESIS_FIELDS,
                 ["sample_id", F("performed_on").asc(nulls_first=True), "pk"],
             ),
@@ -127,7 +135,7 @@ class _SampleConditions:
         )
         parameters = _OrderedGroups(
             _stream(
-                self._parameters,
+                self.parameters,
                 ("synthesis__sample_id", "synthesis_id", "name", "unit", "value"),
                 ["synthesis__sample_id"],
             ),
@@ -135,14 +143,14 @@ class _SampleConditions:
         )
         properties = _OrderedGroups(
             _stream(
-                self._properties,
+                self.properties,
                 ("sample_id", "name", "unit", "value"),
                 ["sample_id", F("measured_on").asc(nulls_first=True), "pk"],
             ),
             itemgetter(0),
         )
-        parameter_index = {key: i for i, key in enumerate(self._parameter_columns)}
-        property_index = {key: i for i, key in enumerate(self._property_columns)}
+        parameter_index = {key: i for i, key in enumerate(self.parameter_columns)}
+        property_index = {key: i for i, key in enumerate(self.property_columns)}
 
         def conditions(sample_id: int) -> tuple:
             steps = syntheses.take(sample_id)
@@ -177,22 +185,53 @@ def _defect_joins() -> dict[str, FilteredRelation]:
     }
 
 
-def _analyses(user, **images: QuerySet) -> Iterator[tuple]:
-    """(sample id, image id, *ANALYSIS_COLUMNS, *DEFECT_COLUMNS) of current analyses, in order.
+def analysis_runs(user, **images: QuerySet) -> QuerySet:
+    """The current analysis runs of some images, with the joins :data:`ANALYSIS_FIELDS` read.
 
     ``images`` is one lookup from AnalysisRun to a query of ids that selects the
-    images (``image__in=...`` or ``image__sample__in=...``). One query: the
-    defect statistics are joined once per class.
+    images (``image__in=...`` or ``image__sample__in=...``). The defect
+    statistics are joined once per class, so one query reads them all.
     """
     runs = AnalysisRun.objects.restrict(user).filter(**images).annotate(**_defect_joins())
-    return _stream(
-        current_analysis_runs(runs),
-        (*RUN_FIELDS, *DEFECT_FIELDS),
-        ["image__sample_id", "image_id"],
+    return current_analysis_runs(runs)
+
+
+def _current_analyses(user, **images: QuerySet) -> CurrentAnalyses:
+    """:func:`analysis_runs` as the COPY query joins it: the runs, and their statistics apart."""
+    lookup, ids = next(iter(images.items()))
+    return CurrentAnalyses(
+        runs=current_analysis_runs(AnalysisRun.objects.restrict(user).filter(**images)),
+        statistics=DefectStatistic.objects.restrict(user).filter(**{f"run__{lookup}": ids}),
     )
 
 
-def image_table(user, images: QuerySet | None = None) -> Table:
+def _analyses(user, **images: QuerySet) -> Iterator[tuple]:
+    """:data:`ANALYSIS_FIELDS` of :func:`analysis_runs`, in (sample id, image id) order."""
+    return _stream(analysis_runs(user, **images), ANALYSIS_FIELDS, ["image__sample_id", "image_id"])
+
+
+def labelled(images: QuerySet) -> QuerySet:
+    """``images`` annotated with ``labelled_particles``: their latest particle labels' count."""
+    latest_labels = ParticleAnnotation.objects.filter(image=OuterRef("pk")).order_by(
+        "-created_at", "-pk"
+    )
+    return images.annotate(labelled_particles=Subquery(latest_labels.values("count")[:1]))
+
+
+def _copies(copy: bool | None) -> bool:
+    """Whether a table streams with COPY: ``copy``, or by default on PostgreSQL (only there)."""
+    on_postgresql = connection.vendor == "postgresql"
+    if copy and not on_postgresql:
+        raise ValueError(f"COPY streams need PostgreSQL, not {connection.vendor}")
+    return on_postgresql if copy is None else copy
+
+
+def _copied(name: str, columns: tuple[Column, ...], query: tuple[str, list]) -> Table:
+    batches = copy_batches(*query, columns)
+    return Table(name, columns, batch_rows(batches), batches)
+
+
+def image_table(user, images: QuerySet | None = None, *, copy: bool | None = None) -> Table:
     """One row per image of ``images`` in ``user``'s labs: image, current analysis, conditions.
 
     ``images`` is a query of SEMImage (e.g. :class:`~nanomark.exports.filters.ImageExportFilter`'s
@@ -200,23 +239,21 @@ def image_table(user, images: QuerySet | None = None) -> Table:
     :data:`ANALYSIS_COLUMNS`, :data:`DEFECT_COLUMNS`, :data:`SYNTHESIS_COLUMNS`,
     then the ``param:`` and ``prop:`` columns of those images' samples. Images
     without a succeeded analysis have empty analysis columns. Reads the column
-    set now (2 queries); the rows stream with 5 more queries when iterated.
+    set now (2 queries); the rows stream when iterated, with 5 more queries, or
+    with one COPY (``copy``, by default on PostgreSQL: :mod:`nanomark.exports.pgrows`).
     """
     chosen = (SEMImage.objects.all() if images is None else images).restrict(user)
     ids = chosen.values("pk")
-    conditions = _SampleConditions(user, chosen.values("sample_id"))
+    conditions = SampleConditions(user, chosen.values("sample_id"))
     columns = (*IMAGE_COLUMNS, *ANALYSIS_COLUMNS, *DEFECT_COLUMNS, *conditions.columns)
+    if _copies(copy):
+        analyses = _current_analyses(user, image__in=ids)
+        query = image_query(labelled(chosen), analyses, conditions, columns)
+        return _copied("images", columns, query)
     no_analysis = (None,) * (len(ANALYSIS_COLUMNS) + len(DEFECT_COLUMNS))
 
     def rows() -> Iterator[tuple]:
-        latest_labels = ParticleAnnotation.objects.filter(image=OuterRef("pk")).order_by(
-            "-created_at", "-pk"
-        )
-        images = _stream(
-            chosen.annotate(labelled_particles=Subquery(latest_labels.values("count")[:1])),
-            IMAGE_FIELDS,
-            ["sample_id", "pk"],
-        )
+        images = _stream(labelled(chosen), IMAGE_FIELDS, ["sample_id", "pk"])
         analyses = _OrderedGroups(_analyses(user, image__in=ids), itemgetter(0, 1))
         sample_conditions = conditions.open()
         sample_id, sample_values = None, ()
@@ -229,42 +266,65 @@ def image_table(user, images: QuerySet | None = None) -> Table:
     return Table("images", columns, rows())
 
 
-def _aggregate(analyses: list[tuple]) -> tuple:
-    """:data:`AGGREGATE_COLUMNS` of one sample's current analyses (rows of :func:`_analyses`)."""
+def _accumulated(values: Iterable) -> tuple[float, float, float]:
+    """(count, sum, sum of squared deviations) of the values that are not None, in order.
+
+    PostgreSQL's accumulation of float8 ``avg`` and ``stddev_samp`` (Youngs-Cramer,
+    ``float8_accum``), so that both paths give the same doubles.
+    """
+    count = total = squares = 0.0
+    for value in values:
+        if value is not None:
+            count += 1.0
+            total += value
+            if count > 1.0:
+                deviation = value * count - total
+                squares += deviation * deviation / (count * (count - 1.0))
+    return count, total, squares
+
+
+def aggregate(analyses: list[tuple]) -> tuple:
+    """:data:`AGGREGATE_COLUMNS` of one sample's current analyses (rows of :func:`_analyses`).
+
+    Means and the score's sample standard deviation (n - 1) skip missing values and
+    accumulate in image order as :func:`_accumulated` does.
+    """
     first = 2 + SCORE_INDEX
-    if len(analyses) == 1:  # the common case; the mean of one value is that value
+    if len(analyses) == 1:  # the common case: a mean of one value is 0.0 + that value
         values = analyses[0][first:]
         score = values[0]
-        return (1, score, None, score, score, *values[1:])
+        means = [None if value is None else 0.0 + value for value in values]
+        return (1, means[0], None, score, score, *means[1:])
     if not analyses:
         return (0,) + (None,) * (len(AGGREGATE_COLUMNS) - 1)
     series = list(zip(*(analysis[first:] for analysis in analyses), strict=True))
-    means = []
-    for values in series:
-        present = [value for value in values if value is not None]
-        means.append(math.fsum(present) / len(present) if present else None)
+    sums = [_accumulated(values) for values in series]
+    means = [total / count if count else None for count, total, _ in sums]
+    count, _, squares = sums[0]
+    spread = math.sqrt(squares / (count - 1.0)) if count > 1.0 else None
     scores = [score for score in series[0] if score is not None]
-    spread = None
-    if len(scores) > 1:
-        spread = math.sqrt(math.fsum((s - means[0]) ** 2 for s in scores) / (len(scores) - 1))
     extremes = (min(scores), max(scores)) if scores else (None, None)
     return (len(analyses), means[0], spread, *extremes, *means[1:])
 
 
-def sample_table(user, samples: QuerySet | None = None) -> Table:
+def sample_table(user, samples: QuerySet | None = None, *, copy: bool | None = None) -> Table:
     """One row per sample of ``samples`` in ``user``'s labs: sample, image aggregates, conditions.
 
     ``samples`` is a query of Sample (e.g. :class:`~nanomark.exports.filters.SampleExportFilter`'s
     ``qs``), all samples without it. Columns: :data:`SAMPLE_COLUMNS`,
     :data:`AGGREGATE_COLUMNS` (over the current analyses of all the sample's
     images), :data:`SYNTHESIS_COLUMNS`, then ``param:`` and ``prop:`` columns.
-    Reads the column set now (2 queries); the rows stream with 5 more queries
-    when iterated.
+    Reads the column set now (2 queries); the rows stream when iterated, with 5
+    more queries, or with one COPY (``copy``, by default on PostgreSQL).
     """
     chosen = (Sample.objects.all() if samples is None else samples).restrict(user)
     ids = chosen.values("pk")
-    conditions = _SampleConditions(user, ids)
+    conditions = SampleConditions(user, ids)
     columns = (*SAMPLE_COLUMNS, *AGGREGATE_COLUMNS, *conditions.columns)
+    if _copies(copy):
+        analyses = _current_analyses(user, image__sample__in=ids)
+        query = sample_query(with_image_counts(chosen), analyses, conditions, columns)
+        return _copied("samples", columns, query)
 
     def rows() -> Iterator[tuple]:
         samples = (
@@ -276,7 +336,7 @@ def sample_table(user, samples: QuerySet | None = None) -> Table:
         analyses = _OrderedGroups(_analyses(user, image__sample__in=ids), itemgetter(0))
         sample_conditions = conditions.open()
         for sample in samples:
-            yield sample + _aggregate(analyses.take(sample[1])) + sample_conditions(sample[1])
+            yield sample + aggregate(analyses.take(sample[1])) + sample_conditions(sample[1])
 
     return Table("samples", columns, rows())
 

@@ -2,7 +2,8 @@
 
 Every writer reads the table's rows in batches of ``batch_rows`` and yields
 one chunk per batch, so memory stays bounded by one batch whatever the
-number of rows. Dates and times are written as ISO 8601 (Parquet: date32 and
+number of rows (Parquet writes a table's Arrow batches, where it has them, as
+they come). Dates and times are written as ISO 8601 (Parquet: date32 and
 UTC timestamps); a missing value is an empty CSV field, a JSON null, a
 Parquet null. CSV alone is opened by spreadsheets, so a text cell there that
 a spreadsheet would run as a formula (starting with ``= + - @``, tab or
@@ -14,14 +15,14 @@ import csv
 import io
 import json
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from nanomark.exports.columns import Table
+from nanomark.exports.columns import Column, Table
 
 #: Rows per yielded chunk (and per Parquet row group).
 BATCH_ROWS = 2000
@@ -125,22 +126,32 @@ class _ByteSink(io.RawIOBase):
         return data
 
 
-def arrow_schema(table: Table) -> pa.Schema:
-    """The Arrow schema of ``table``'s columns (all nullable)."""
-    return pa.schema([pa.field(column.name, _ARROW_TYPES[column.type]) for column in table.columns])
+def arrow_schema(columns: Sequence[Column]) -> pa.Schema:
+    """The Arrow schema of export ``columns`` (all nullable)."""
+    return pa.schema([pa.field(column.name, _ARROW_TYPES[column.type]) for column in columns])
+
+
+def _record_batches(rows: Iterator[tuple], schema: pa.Schema, size: int) -> Iterator:
+    for batch in _batches(rows, size):
+        columns = zip(*batch, strict=True)
+        types = schema.types
+        arrays = [pa.array(values, type) for values, type in zip(columns, types, strict=True)]
+        yield pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
 def write_parquet(table: Table, batch_rows: int = BATCH_ROWS) -> Iterator[bytes]:
-    """A Parquet file, one row group per batch, yielded as each row group is written."""
-    schema = arrow_schema(table)
+    """A Parquet file, one row group per batch, yielded as each row group is written.
+
+    The table's Arrow batches, where it has them, are written as they come.
+    """
+    schema = arrow_schema(table.columns)
+    batches = table.batches
+    if batches is None:
+        batches = _record_batches(table.rows, schema, batch_rows)
     sink = _ByteSink()
     with pq.ParquetWriter(sink, schema, compression="zstd") as writer:
-        for batch in _batches(table.rows, batch_rows):
-            columns = zip(*batch, strict=True)
-            arrays = [
-                pa.array(values, type) for values, type in zip(columns, schema.types, strict=True)
-            ]
-            writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=schema))
+        for batch in batches:
+            writer.write_batch(batch)
             yield sink.drain()
     yield sink.drain()
 

@@ -1,0 +1,285 @@
+"""The export tables' rows as one PostgreSQL query each, for :mod:`nanomark.exports.copystream`.
+
+The same rows as the ORM path of :mod:`nanomark.exports.rows` (the tests
+compare the two byte for byte): the ORM compiles the same restricted
+querysets (images or samples, current analyses with their per-class defect
+joins, syntheses, synthesis parameters, properties) and the database joins
+them: each sample's latest synthesis (``performed_on``, then primary key,
+unknown days oldest) with its step count and its ``param:`` values, the
+latest ``prop:`` value per name and unit, and for a sample row the
+aggregates of its images' current analyses, accumulated in image order by
+``avg`` and ``stddev_samp`` as :func:`nanomark.exports.rows.aggregate`
+accumulates them in Python.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.db.models import QuerySet
+
+from analysis.defects import DEFECT_CLASSES
+from nanomark.exports.columns import (
+    AGGREGATE_COLUMNS,
+    ANALYSIS_FIELDS,
+    DEFECT_STATS,
+    IMAGE_FIELDS,
+    RUN_FIELDS,
+    SAMPLE_FIELDS,
+    SCORE_INDEX,
+    SYNTHESIS_FIELDS,
+    Column,
+)
+from nanomark.exports.copystream import wire_value
+
+if TYPE_CHECKING:
+    from nanomark.exports.rows import SampleConditions
+
+
+@dataclass(frozen=True)
+class CurrentAnalyses:
+    """The current analyses of some images, as the queries join them.
+
+    Attributes:
+        runs: the current analysis runs (:func:`nanomark.results.current.current_analysis_runs`),
+            without their defect statistics.
+        statistics: DefectStatistic rows of at least those runs (a superset is fine: they
+            are joined on the run).
+    """
+
+    runs: QuerySet
+    statistics: QuerySet
+
+
+class _Query:
+    """SQL text and its ``%s`` parameters, appended in the order they appear."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.params: list = []
+
+    def add(self, sql: str, params: Sequence = ()) -> None:
+        self.parts.append(sql)
+        self.params.extend(params)
+
+    def relation(self, queryset: QuerySet, fields: Sequence[str], alias: str) -> dict[str, str]:
+        """Add ``queryset.values_list(*fields)`` as FROM item ``alias``; each field's column.
+
+        The compiled SELECT puts model fields before annotations whatever ``fields``'
+        order (Django reorders its rows in Python), so columns are named by position.
+        """
+        query = queryset.values_list(*fields).order_by().query
+        selected = [*query.extra_select, *query.values_select, *query.annotation_select]
+        sql, params = query.sql_with_params()
+        names = ", ".join(f"c{i}" for i in range(len(selected)))
+        self.add(f"({sql}) AS {alias}({names})", params)
+        return {field: f"{alias}.c{selected.index(field)}" for field in fields}
+
+    def sql(self) -> str:
+        return " ".join(self.parts)
+
+
+def _select(query: _Query, values: Sequence[str], columns: Sequence[Column]) -> None:
+    query.add("SELECT " + ", ".join(map(wire_value, values, columns)) + " FROM")
+
+
+def _pivot(keys: Sequence[tuple[str, str]], of: dict[str, str]) -> tuple[str, list]:
+    """One ``max(value) FILTER (name, unit)`` column ``v<i>`` per key: (SQL, params)."""
+    filtered = f"max({of['value']}) FILTER (WHERE {of['name']} = %s AND {of['unit']} = %s)"
+    sql = ", ".join(f"{filtered} AS v{i}" for i in range(len(keys)))
+    return sql, [value for key in keys for value in key]
+
+
+def _join_latest_synthesis(query: _Query, syntheses: QuerySet, sample_id: str) -> list[str]:
+    """Join each sample's latest synthesis as ``synthesis``; its columns' SQL (with the count)."""
+    inner = _Query()
+    synthesis = inner.relation(syntheses, SYNTHESIS_FIELDS, "synthesis_rows")
+    values = [synthesis[field] for field in SYNTHESIS_FIELDS[2:]]
+    query.add(
+        f"LEFT JOIN (SELECT DISTINCT ON (s.c_sample) * FROM (SELECT "
+        f"{synthesis['sample_id']} AS c_sample, {synthesis['pk']} AS c_pk, "
+        f"{synthesis['performed_on']} AS c_day, "
+        f"count(*) OVER (PARTITION BY {synthesis['sample_id']}) AS c_steps, "
+        + ", ".join(f"{value} AS v{i}" for i, value in enumerate(values))
+        + " FROM"
+    )
+    query.add(inner.sql(), inner.params)
+    query.add(
+        ") AS s ORDER BY s.c_sample, s.c_day DESC NULLS LAST, s.c_pk DESC) AS synthesis"
+        f" ON synthesis.c_sample = {sample_id}"
+    )
+    return ["COALESCE(synthesis.c_steps, 0)", *(f"synthesis.v{i}" for i in range(len(values)))]
+
+
+def _join_parameters(query: _Query, conditions: "SampleConditions") -> list[str]:
+    """Join the latest synthesis's ``param:`` values as ``parameter``; their columns' SQL."""
+    inner = _Query()
+    fields = ("synthesis_id", "name", "unit", "value")
+    parameter = inner.relation(conditions.parameters, fields, "parameter_rows")
+    keys = list(conditions.parameter_columns)
+    pivoted, params = _pivot(keys, parameter)
+    query.add(
+        f"LEFT JOIN (SELECT {parameter['synthesis_id']} AS c_synthesis, {pivoted} FROM", params
+    )
+    query.add(inner.sql(), inner.params)
+    query.add(
+        f"GROUP BY {parameter['synthesis_id']}) AS parameter"
+        " ON parameter.c_synthesis = synthesis.c_pk"
+    )
+    return [f"parameter.v{i}" for i in range(len(keys))]
+
+
+def _join_properties(query: _Query, conditions: "SampleConditions", sample_id: str) -> list[str]:
+    """Join each sample's latest ``prop:`` values as ``property``; their columns' SQL."""
+    inner = _Query()
+    fields = ("sample_id", "name", "unit", "value", "measured_on", "pk")
+    measured = inner.relation(conditions.properties, fields, "property_rows")
+    keys = list(conditions.property_columns)
+    pivoted, params = _pivot(keys, {field: f"latest.c_{field}" for field in fields[1:4]})
+    one_per_name = f"{measured['sample_id']}, {measured['name']}, {measured['unit']}"
+    query.add(
+        f"LEFT JOIN (SELECT latest.c_sample_id, {pivoted} FROM (SELECT DISTINCT ON "
+        f"({one_per_name}) "
+        + ", ".join(f"{measured[field]} AS c_{field}" for field in fields[:4])
+        + " FROM",
+        params,
+    )
+    query.add(inner.sql(), inner.params)
+    query.add(
+        f"ORDER BY {one_per_name}, {measured['measured_on']} DESC NULLS LAST, "
+        f"{measured['pk']} DESC) AS latest GROUP BY latest.c_sample_id) AS property "
+        f"ON property.c_sample_id = {sample_id}"
+    )
+    return [f"property.v{i}" for i in range(len(keys))]
+
+
+def _conditions(query: _Query, conditions: "SampleConditions", sample_id: str) -> list[str]:
+    """Join the conditions of the sample ``sample_id``; the SQL of their columns, in order."""
+    selected = _join_latest_synthesis(query, conditions.syntheses, sample_id)
+    if conditions.parameter_columns:
+        selected += _join_parameters(query, conditions)
+    if conditions.property_columns:
+        selected += _join_properties(query, conditions, sample_id)
+    return selected
+
+
+def _analyses(analyses: CurrentAnalyses) -> _Query:
+    """A SELECT of the current analyses' :data:`ANALYSIS_FIELDS`, as columns ``a0``, ``a1``, ….
+
+    The defect statistics are pivoted per run in one pass (``max … FILTER`` per class
+    and statistic: a run has one row per class) rather than joined once per class.
+    """
+    query = _Query()
+    runs = _Query()
+    run = runs.relation(analyses.runs, RUN_FIELDS, "run")
+    statistics = _Query()
+    fields = ("run_id", "defect_class", *(stat for stat, _ in DEFECT_STATS))
+    statistic = statistics.relation(analyses.statistics, fields, "statistic")
+    pivoted = [
+        f"max({statistic[stat]}) FILTER (WHERE {statistic['defect_class']} = %s)"
+        for _ in DEFECT_CLASSES
+        for stat, _ in DEFECT_STATS
+    ]
+    classes = [defect_class for defect_class in DEFECT_CLASSES for _ in DEFECT_STATS]
+    selected = [run[field] for field in RUN_FIELDS] + [f"defect.v{i}" for i in range(len(pivoted))]
+    query.add("SELECT " + ", ".join(f"{sql} AS a{i}" for i, sql in enumerate(selected)) + " FROM")
+    query.add(runs.sql(), runs.params)
+    query.add(
+        f"LEFT JOIN (SELECT {statistic['run_id']} AS c_run, "
+        + ", ".join(f"{sql} AS v{i}" for i, sql in enumerate(pivoted))
+        + " FROM",
+        classes,
+    )
+    query.add(statistics.sql(), statistics.params)
+    query.add(f"GROUP BY {statistic['run_id']}) AS defect ON defect.c_run = {run['pk']}")
+    return query
+
+
+def _analysis_columns(alias: str) -> dict[str, str]:
+    """Each of :data:`ANALYSIS_FIELDS` → its column of :func:`_analyses` under ``alias``."""
+    return {field: f"{alias}.a{i}" for i, field in enumerate(ANALYSIS_FIELDS)}
+
+
+def image_query(
+    images: QuerySet,
+    analyses: CurrentAnalyses,
+    conditions: "SampleConditions",
+    columns: Sequence[Column],
+) -> tuple[str, list]:
+    """(SQL, params) of the image table's rows, in (sample id, image id) order.
+
+    ``images`` are the images annotated as :data:`IMAGE_FIELDS` reads them,
+    ``analyses`` their current analyses, ``columns`` the table's columns
+    (:data:`IMAGE_COLUMNS` first).
+    """
+    body = _Query()
+    image = body.relation(images, IMAGE_FIELDS, "image")
+    inner = _analyses(analyses)
+    body.add("LEFT JOIN (")
+    body.add(inner.sql(), inner.params)
+    analysis = _analysis_columns("analysis")
+    body.add(f") AS analysis ON {analysis['image_id']} = {image['pk']}")
+    selected = [
+        *(image[field] for field in IMAGE_FIELDS),
+        *(analysis[field] for field in ANALYSIS_FIELDS[2:]),
+        *_conditions(body, conditions, image["sample_id"]),
+    ]
+    body.add(f"ORDER BY {image['sample_id']}, {image['pk']}")
+    query = _Query()
+    _select(query, selected, columns)
+    query.add(body.sql(), body.params)
+    return query.sql(), query.params
+
+
+def _aggregates(query: _Query, analyses: CurrentAnalyses) -> None:
+    """Join each sample's :data:`AGGREGATE_COLUMNS` as ``aggregate.v<i>`` (on ``c_sample``)."""
+    inner = _analyses(analyses)
+    a = _analysis_columns("a")
+    score, *averaged = (a[field] for field in ANALYSIS_FIELDS[2 + SCORE_INDEX :])
+    statistics = [
+        "count(*)",
+        f"avg({score})",
+        f"stddev_samp({score})",
+        f"min({score})",
+        f"max({score})",
+        *(f"avg({column}::float8)" for column in averaged),
+    ]
+    query.add(
+        f"LEFT JOIN (SELECT {a['image__sample_id']} AS c_sample, "
+        + ", ".join(f"{sql} AS v{i}" for i, sql in enumerate(statistics))
+        + " FROM (SELECT * FROM ("
+    )
+    query.add(inner.sql(), inner.params)
+    # Sorted, so that the aggregates accumulate in image order (as the Python path does).
+    query.add(
+        f") AS sorted ORDER BY sorted.a0, sorted.a1) AS a GROUP BY {a['image__sample_id']}) "
+        "AS aggregate"
+    )
+
+
+def sample_query(
+    samples: QuerySet,
+    analyses: CurrentAnalyses,
+    conditions: "SampleConditions",
+    columns: Sequence[Column],
+) -> tuple[str, list]:
+    """(SQL, params) of the sample table's rows, in sample id order.
+
+    ``samples`` are the samples annotated with ``image_count``, ``analyses`` the current
+    analyses of their images, ``columns`` the table's columns.
+    """
+    body = _Query()
+    sample = body.relation(samples, (*SAMPLE_FIELDS, "image_count"), "sample")
+    _aggregates(body, analyses)
+    body.add(f"ON aggregate.c_sample = {sample['pk']}")
+    selected = [
+        *(sample[field] for field in (*SAMPLE_FIELDS, "image_count")),
+        "COALESCE(aggregate.v0, 0)",
+        *(f"aggregate.v{i}" for i in range(1, len(AGGREGATE_COLUMNS))),
+        *_conditions(body, conditions, sample["pk"]),
+    ]
+    body.add(f"ORDER BY {sample['pk']}")
+    query = _Query()
+    _select(query, selected, columns)
+    query.add(body.sql(), body.params)
+    return query.sql(), query.params
