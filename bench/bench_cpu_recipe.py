@@ -87,16 +87,26 @@ def crops_per_second(recipe: Recipe, seconds: float) -> float:
     return steps * SPEED_BATCH / (time.perf_counter() - started)
 
 
+def timed_config(recipe: Recipe, minutes: float, seed: int = 0) -> TrainConfig:
+    """``recipe``'s classifier settings on the CPU for a fit that stops after ``minutes``."""
+    config = TrainConfig(
+        epochs=1000,
+        patience=None,
+        seed=seed,
+        device="cpu",
+        progress=False,
+        time_limit_s=60.0 * minutes,
+    )
+    return recipe.train_config(TASK, config)
+
+
 def cross_validated(recipe: Recipe, records: list, folds: int, minutes: float) -> dict:
     """k-fold cross-validation of ``recipe``'s classifier: table, mean ROC AUC, s per fold."""
-    config = TrainConfig(
-        epochs=1000, patience=None, device="cpu", progress=False, time_limit_s=60.0 * minutes
-    )
     cv = cross_validate_classifier(
         records,
         recipe.architecture(TASK, AUTO),
         k=folds,
-        config=recipe.train_config(TASK, config),
+        config=timed_config(recipe, minutes),
         val_fraction=recipe.validation_fraction,
         **recipe.model_kwargs(TASK),
     )
