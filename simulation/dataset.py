@@ -6,7 +6,8 @@ order means defects). Every image comes with its ground truth. For a folder,
 :func:`write_dataset` writes, per image, with names like the paper's data set
 (``532-S1-A50-50k-ordered.tif``):
 
-* ``{stem}.tif``: 8-bit single-page grayscale image;
+* ``{stem}.tif``: single-page grayscale image, 8-bit (12- and 16-bit, in
+  16-bit files, in the wide variety);
 * ``{stem}.txt``: Hitachi ``[SemImageFile]`` sidecar with the pixel size;
 * ``{stem}.mask.{defect_class}.png``: one 0/255 layer per defect class, the
   defects the image shows (:func:`simulation.visibility.visible_layers`:
@@ -18,10 +19,16 @@ order means defects). Every image comes with its ground truth. For a folder,
 * ``{stem}.particles.png``: 0/255 particle mask, 255 within diameter_px / 2
   of a particle's centre (:func:`analysis.particlelabels.disc_mask`);
 
-and one ``manifest.json`` listing every item with its class, pixel size,
-magnification, seed and Monte Carlo parameters.
+and one ``manifest.json`` listing the set's variety and every item with its
+class, pixel size, magnification, bit depth, seed and Monte Carlo parameters.
 
-Command line: ``python -m simulation.dataset OUT_DIR --n 20 --seed 0``.
+The variety (:mod:`simulation.variety`) is ``"paper"`` (the default: the
+images as they always were) or ``"wide"`` (toward real micrographs: dark to
+bright and textured supports, 2-10 nm particles, agglomerates, gapped
+chains, charging, scan-line faults, defocus, 8/12/16 bits); its look is
+drawn apart from the class.
+
+Command line: ``python -m simulation.dataset OUT_DIR --n 20 --seed 0 [--variety wide]``.
 """
 
 import argparse
@@ -44,6 +51,7 @@ from simulation.defectmaps import DefectMap, generate_defect_map, smooth_defect_
 from simulation.montecarlo import DepositionParams, simulate_deposition
 from simulation.render import draw_diameters_nm, jitter_positions, render_sem_with_truth
 from simulation.surface import surface_from_layers
+from simulation.variety import VARIETIES, add_agglomerates, decoration_gaps, draw_look
 from simulation.visibility import DECORATION_REACH_NM, visible_layers
 
 #: Magnifications drawn for images, as on a Hitachi SU8000 at 1280 px.
@@ -63,7 +71,8 @@ class SyntheticImage:
     """One rendered image and its ground truth.
 
     Attributes:
-        image: (H, W) uint8 image, or (H + 70, W) with a data bar.
+        image: (H, W) uint8 image (uint16 for 12 and 16 bits), or (H + 70, W)
+            with a data bar.
         defect_map: the surface; ``defect_map.layers`` holds every defect,
             hidden ones too (:attr:`labels` is what the image shows).
         positions_px: (M, 2) float64 x, y of the particles on the surface, as drawn.
@@ -75,6 +84,8 @@ class SyntheticImage:
         magnification: Hitachi magnification.
         params: Monte Carlo parameters.
         seed: seed the image was made from.
+        variety: one of :data:`simulation.variety.VARIETIES`.
+        bit_depth: significant bits of ``image`` (8, 12 or 16).
     """
 
     image: np.ndarray
@@ -88,6 +99,8 @@ class SyntheticImage:
     magnification: float
     params: DepositionParams
     seed: int
+    variety: str
+    bit_depth: int
 
     @property
     def label(self) -> str:
@@ -115,6 +128,7 @@ class DatasetItem:
     label: str
     pixel_size_nm: float
     magnification: float
+    bit_depth: int
     seed: int
     mc_params: dict[str, Any]
     n_particles_on_surface: int
@@ -131,6 +145,7 @@ class DatasetItem:
             "class": self.label,
             "pixel_size_nm": self.pixel_size_nm,
             "magnification": self.magnification,
+            "bit_depth": self.bit_depth,
             "seed": self.seed,
             "mc_params": self.mc_params,
             "n_particles_on_surface": self.n_particles_on_surface,
@@ -145,8 +160,12 @@ def synthesize_image(
     shape: tuple[int, int] = (890, 1280),
     n_steps: int | None = None,
     databar: bool = False,
+    variety: str = "paper",
 ) -> SyntheticImage:
     """Simulate and render one labelled image; the same arguments give the same image.
+
+    The look (:func:`simulation.variety.draw_look`) comes from a generator of
+    its own: one seed gives an ordered and a disordered image the same look.
 
     Args:
         seed: seed of everything random in the image.
@@ -155,12 +174,15 @@ def synthesize_image(
         shape: (H, W) of the field, px.
         n_steps: Monte Carlo steps; drawn from :data:`DECORATION_STEPS` when ``None``.
         databar: append a Hitachi data bar under the field.
+        variety: ``"paper"`` or ``"wide"`` (:data:`simulation.variety.VARIETIES`).
 
     Returns:
         :class:`SyntheticImage`.
     """
-    map_seq, mc_seq, render_seq = np.random.SeedSequence(seed).spawn(3)
+    # A fourth child leaves the first three, and so the paper's images, as they were.
+    map_seq, mc_seq, render_seq, look_seq = np.random.SeedSequence(seed).spawn(4)
     map_rng, render_rng = np.random.default_rng(map_seq), np.random.default_rng(render_seq)
+    look = draw_look(variety, np.random.default_rng(look_seq))
     pixel_size_nm = pixel_size_for_magnification(magnification, shape[1])
     if ordered:
         defect_map = generate_defect_map(shape, pixel_size_nm, map_rng)
@@ -169,28 +191,38 @@ def synthesize_image(
     if n_steps is None:
         n_steps = int(map_rng.integers(DECORATION_STEPS[0], DECORATION_STEPS[1] + 1))
     params = replace(DepositionParams.paper_defaults(ordered), n_steps=n_steps)
+    n_particles = look.particles_for(shape)
+    if n_particles is not None:
+        params = replace(params, n_particles=n_particles)
     surface = surface_from_layers(defect_map.layers, pixel_size_nm)
+    surface = decoration_gaps(surface, look.gap_fraction, pixel_size_nm, map_rng)
     result = simulate_deposition(surface, params, int(mc_seq.generate_state(1)[0]))
 
     on_surface = result.state > 0
-    diameters_nm = draw_diameters_nm(int(on_surface.sum()), render_rng)
-    positions = jitter_positions(
-        result.positions[on_surface], diameters_nm, pixel_size_nm, render_rng, shape
+    grid_positions, state = add_agglomerates(
+        result.positions[on_surface], result.state[on_surface], look.agglomerates, render_rng
     )
+    diameters_nm = draw_diameters_nm(
+        state.size, render_rng, look.median_nm, look.spread, look.range_nm
+    )
+    positions = jitter_positions(grid_positions, diameters_nm, pixel_size_nm, render_rng, shape)
     rendered = render_sem_with_truth(
         positions,
         pixel_size_nm,
         render_rng,
         defect_map=defect_map,
         diameters_nm=diameters_nm,
+        style=look.style,
         databar=databar,
         magnification=magnification,
+        dtype=look.dtype,
+        bit_depth=look.bit_depth,
     )
     return SyntheticImage(
         image=rendered.image,
         defect_map=defect_map,
-        positions_px=positions,
-        state=result.state[on_surface],
+        positions_px=rendered.particles_xy,
+        state=state,
         diameters_px=rendered.diameters_px,
         particle_mask=rendered.mask,
         ordered=ordered,
@@ -198,6 +230,8 @@ def synthesize_image(
         magnification=float(magnification),
         params=params,
         seed=seed,
+        variety=variety,
+        bit_depth=look.bit_depth,
     )
 
 
@@ -210,6 +244,7 @@ def write_dataset(
     shape: tuple[int, int] = (890, 1280),
     magnifications: Sequence[float] = MAGNIFICATIONS,
     databar: bool = False,
+    variety: str = "paper",
     progress: bool = False,
 ) -> list[DatasetItem]:
     """Write ``n_images`` labelled images and a ``manifest.json`` to ``out_dir``.
@@ -226,6 +261,7 @@ def write_dataset(
         shape: (H, W) of the field, px.
         magnifications: drawn uniformly per image.
         databar: append a Hitachi data bar (the masks stay (H, W)).
+        variety: ``"paper"`` or ``"wide"`` (:data:`simulation.variety.VARIETIES`).
         progress: show a tqdm progress bar.
 
     Returns:
@@ -233,6 +269,8 @@ def write_dataset(
     """
     if n_images < 0 or not 0.0 <= ordered_fraction <= 1.0:
         raise ValueError("n_images must be >= 0 and ordered_fraction in [0, 1]")
+    if variety not in VARIETIES:
+        raise ValueError(f"unknown variety {variety!r}; expected one of {VARIETIES}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -250,6 +288,7 @@ def write_dataset(
             magnification=float(chosen_magnifications[i]),
             shape=shape,
             databar=databar,
+            variety=variety,
         )
         acquired_at = _FIRST_ACQUISITION + timedelta(minutes=int(minutes[i]))
         items.append(_write_item(out, i + 1, synthetic, acquired_at))
@@ -257,6 +296,7 @@ def write_dataset(
     manifest = {
         "generator": "simulation.dataset",
         "seed": seed,
+        "variety": variety,
         "n_images": n_images,
         "ordered_fraction": ordered_fraction,
         "shape": list(shape),
@@ -325,6 +365,7 @@ def _write_item(
         label=synthetic.label,
         pixel_size_nm=synthetic.pixel_size_nm,
         magnification=synthetic.magnification,
+        bit_depth=synthetic.bit_depth,
         seed=synthetic.seed,
         mc_params=synthetic.params.to_dict(),
         n_particles_on_surface=int(synthetic.state.size),
@@ -344,6 +385,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--ordered-fraction", type=float, default=0.75, help="share of ordered images (0.75)"
     )
     parser.add_argument("--databar", action="store_true", help="append a Hitachi data bar")
+    parser.add_argument(
+        "--variety",
+        choices=VARIETIES,
+        default="paper",
+        help="look of the images: the paper's, or wide toward real micrographs (paper)",
+    )
     args = parser.parse_args(argv)
     items = write_dataset(
         args.out_dir,
@@ -351,6 +398,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         args.seed,
         args.ordered_fraction,
         databar=args.databar,
+        variety=args.variety,
         progress=True,
     )
     n_ordered = sum(item.label == "ordered" for item in items)

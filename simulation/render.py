@@ -5,9 +5,14 @@ sample looks like: a dim, textured carbon surface; brighter stacked sheets
 with bright step edges (sheet borders); soft brightness gradients over bends;
 particles as bright blobs of their physical size (1-5 nm) at the image's
 pixel size; then the microscope: beam blur, contrast and brightness of the
-acquisition, scan-line offsets and shot noise; optionally a Hitachi data bar.
-Positions are used as given, so the particle positions passed in are the
-ground truth of the image; :func:`render_sem_with_truth` returns that truth
+acquisition, scan-line offsets and shot noise (and, in wide styles, charging
+streaks and scan-line jitter from :mod:`simulation.acquisition`); optionally a
+Hitachi data bar and fewer significant bits (12-bit in 16-bit files).
+:meth:`RenderStyle.random` varies the look as the paper's acquisitions vary,
+:meth:`RenderStyle.wide` as micrographs from many labs do.
+Positions are used as given (scan-line jitter moves them with their lines),
+so the particle positions are the ground truth of the image;
+:func:`render_sem_with_truth` returns that truth
 with the image (:class:`RenderedImage`: centres, apparent diameters and a
 particle mask).
 
@@ -22,6 +27,7 @@ import numpy as np
 
 from analysis.defects import channel
 from analysis.particlelabels import disc_mask
+from simulation.acquisition import charging_streaks, scan_jitter, to_bit_depth
 from simulation.databar import draw_databar, magnification_for_pixel_size
 from simulation.defectmaps import DefectMap
 
@@ -56,7 +62,8 @@ class RenderedImage:
     Attributes:
         image: (H, W) uint8 or uint16 image, or (H + 70, W) with a data bar.
         particles_xy: (N, 2) float64 centres x, y in px of the particles drawn,
-            in the order given (rows with NaN, particles in solution, left out).
+            in the order given (rows with NaN, particles in solution, left out),
+            moved with their scan line under scan-line jitter.
         diameters_px: (N,) float64 apparent diameters, px: the full width at
             half maximum of each particle's brightness bump as drawn, before
             the beam blur (neighbours left out), ≈ :data:`FWHM_PER_DIAMETER`
@@ -90,6 +97,16 @@ class RenderStyle:
         gain: contrast setting.
         offset: brightness setting.
         gamma: detector response exponent.
+        roughness: amplitude of a rough support's texture (carbon spheres,
+            activated carbon), correlated over ``roughness_scale_px``; 0: none.
+        roughness_scale_px: correlation length of that texture, px.
+        level_relief: shift sheets, edges and bends so that the surface's mean
+            brightness is the bare carbon's: a defective surface is then no
+            brighter on average than a smooth one.
+        charging: peak brightness of charging streaks
+            (:func:`simulation.acquisition.charging_streaks`); 0: none.
+        scan_jitter_px: std of the sideways shifts of scan lines
+            (:func:`simulation.acquisition.scan_jitter`), px; 0: none.
     """
 
     background: float = 0.3
@@ -105,6 +122,11 @@ class RenderStyle:
     gain: float = 1.0
     offset: float = 0.0
     gamma: float = 1.0
+    roughness: float = 0.0
+    roughness_scale_px: float = 8.0
+    level_relief: bool = False
+    charging: float = 0.0
+    scan_jitter_px: float = 0.0
 
     @classmethod
     def random(cls, rng: np.random.Generator) -> "RenderStyle":
@@ -125,10 +147,59 @@ class RenderStyle:
             gamma=rng.uniform(0.85, 1.15),
         )
 
+    @classmethod
+    def wide(cls, rng: np.random.Generator) -> "RenderStyle":
+        """A style varied as micrographs from many labs vary, toward real images.
 
-def draw_diameters_nm(n: int, rng: np.random.Generator, median_nm: float = 2.5) -> np.ndarray:
-    """(n,) particle diameters in nm: log-normal around ``median_nm``, clipped to 1-5 nm."""
-    return np.clip(rng.lognormal(np.log(median_nm), 0.3, n), 1.0, 5.0)
+        Bare supports from dark (0.04) to bright (0.6) and from smooth to
+        rough; particles brighter than the support by 35-95 % of the headroom
+        left above it; beam blur from sharp to defocused (0.5-2.5 px); wide
+        contrast, brightness and gamma; 20-300 counts at full scale; scan-line
+        offsets up to 0.04; charging streaks in 40 % of images and scan-line
+        jitter in half of them. Relief is levelled (``level_relief``), so a
+        style's brightness says nothing about the surface's defects.
+        """
+        background = rng.uniform(0.04, 0.6)
+        rough = rng.random() < 0.5
+        return cls(
+            background=background,
+            texture=rng.uniform(0.0, 0.06),
+            sheet_contrast=rng.uniform(0.02, 0.08),
+            edge_brightness=rng.uniform(0.05, 0.35),
+            edge_width_nm=rng.uniform(2.0, 8.0),
+            bend_contrast=rng.uniform(0.03, 0.2),
+            particle_brightness=(1.0 - background) * rng.uniform(0.35, 0.95),
+            blur_px=float(np.exp(rng.uniform(np.log(0.5), np.log(2.5)))),
+            photons_per_full_scale=float(np.exp(rng.uniform(np.log(20.0), np.log(300.0)))),
+            line_noise=rng.uniform(0.0, 0.04),
+            gain=rng.uniform(0.7, 1.4),
+            offset=rng.uniform(-0.08, 0.08),
+            gamma=float(np.exp(rng.uniform(np.log(0.6), np.log(1.6)))),
+            roughness=rng.uniform(0.02, 0.12) if rough else 0.0,
+            roughness_scale_px=rng.uniform(3.0, 25.0) if rough else 8.0,
+            level_relief=True,
+            charging=rng.uniform(0.05, 0.3) if rng.random() < 0.4 else 0.0,
+            scan_jitter_px=rng.uniform(0.2, 1.0) if rng.random() < 0.5 else 0.0,
+        )
+
+
+def draw_diameters_nm(
+    n: int,
+    rng: np.random.Generator,
+    median_nm: float = 2.5,
+    spread: float = 0.3,
+    range_nm: tuple[float, float] = (1.0, 5.0),
+) -> np.ndarray:
+    """(n,) particle diameters in nm: log-normal around ``median_nm``, clipped to ``range_nm``.
+
+    Args:
+        n: number of particles.
+        rng: random generator.
+        median_nm: median diameter, nm.
+        spread: standard deviation of ln(diameter) (0.3: about ±35 %).
+        range_nm: (smallest, largest) diameter, nm; the paper's Pd particles are 1-5 nm.
+    """
+    return np.clip(rng.lognormal(np.log(median_nm), spread, n), *range_nm)
 
 
 def jitter_positions(
@@ -179,6 +250,7 @@ def render_sem(
     databar: bool = False,
     magnification: float | None = None,
     dtype: type[np.uint8] | type[np.uint16] = np.uint8,
+    bit_depth: int | None = None,
 ) -> np.ndarray:
     """Render particles on a surface as an SEM secondary-electron image.
 
@@ -199,6 +271,7 @@ def render_sem(
         databar=databar,
         magnification=magnification,
         dtype=dtype,
+        bit_depth=bit_depth,
     ).image
 
 
@@ -214,6 +287,7 @@ def render_sem_with_truth(
     databar: bool = False,
     magnification: float | None = None,
     dtype: type[np.uint8] | type[np.uint16] = np.uint8,
+    bit_depth: int | None = None,
 ) -> RenderedImage:
     """Render particles on a surface as an SEM image, with the particles' truth.
 
@@ -231,6 +305,9 @@ def render_sem_with_truth(
         databar: append a Hitachi data bar (:func:`simulation.databar.draw_databar`).
         magnification: shown in the data bar; from the pixel size when ``None``.
         dtype: ``np.uint8`` or ``np.uint16``.
+        bit_depth: significant bits of the field and bar
+            (:func:`simulation.acquisition.to_bit_depth`: 12 in ``np.uint16``
+            stores 0-4095, as Hitachi does); ``None``: all bits of ``dtype``.
 
     Returns:
         :class:`RenderedImage`: the (H, W) image of ``dtype`` (or (H + 70, W)
@@ -251,11 +328,13 @@ def render_sem_with_truth(
     rendered = render_on_surface(
         surface, positions, diameters / pixel_size_nm, style, rng, dtype=dtype
     )
-    if not databar:
-        return rendered
-    if magnification is None:
-        magnification = magnification_for_pixel_size(pixel_size_nm, shape[1])
-    image = draw_databar(rendered.image, pixel_size_nm, magnification)
+    image = rendered.image
+    if databar:
+        if magnification is None:
+            magnification = magnification_for_pixel_size(pixel_size_nm, shape[1])
+        image = draw_databar(image, pixel_size_nm, magnification)
+    if bit_depth is not None:
+        image = to_bit_depth(image, bit_depth)
     return RenderedImage(image, rendered.particles_xy, rendered.diameters_px, rendered.mask)
 
 
@@ -272,7 +351,9 @@ def render_on_surface(
     """Draw particles on a surface and acquire the image: the microscope part of a render.
 
     Particles add ``style.particle_brightness`` × tanh(profile); then beam
-    blur, gain, offset and gamma, scan-line offsets and shot noise (``rng``).
+    blur, scan-line jitter and charging streaks (:mod:`simulation.acquisition`,
+    where the style has them), gain, offset and gamma, scan-line offsets and
+    shot noise (``rng``).
 
     Args:
         surface: (H, W) float32 brightness of the bare surface, fractions of
@@ -288,7 +369,8 @@ def render_on_surface(
             in (one blur each); ``None``: every distinct size exactly.
 
     Returns:
-        :class:`RenderedImage` of the (H, W) image.
+        :class:`RenderedImage` of the (H, W) image; under scan-line jitter its
+        centres are where the jitter moved the particles.
     """
     shape = surface.shape
     positions = np.asarray(positions_px, np.float64).reshape(-1, 2)
@@ -297,6 +379,10 @@ def render_on_surface(
     )
     image = surface + style.particle_brightness * np.tanh(density)
     image = cv2.GaussianBlur(image, (0, 0), style.blur_px)
+    if style.scan_jitter_px > 0:
+        image, positions = scan_jitter(image, positions, style.scan_jitter_px, rng)
+    if style.charging > 0:
+        image += charging_streaks(shape, style.charging, rng)
     image = np.clip(style.offset + style.gain * image, 0.0, 1.0) ** style.gamma
     image += rng.normal(0.0, style.line_noise, (shape[0], 1)).astype(np.float32)
     photons = style.photons_per_full_scale
@@ -319,6 +405,7 @@ def _surface(
     image = carbon_surface(shape, style, rng)
     if defect_map is None:
         return image
+    bare_mean = float(image.mean())
     levels = rng.normal(0.0, 1.0, int(defect_map.sheet_index.max()) + 1).astype(np.float32)
     image += style.sheet_contrast * (
         defect_map.sheet_index.astype(np.float32) * 0.5 + levels[defect_map.sheet_index]
@@ -335,6 +422,8 @@ def _surface(
         shading = np.cos(angle) * grad_x + np.sin(angle) * grad_y
         image += style.bend_contrast * shading / max(float(np.abs(shading).max()), 1e-6)
         image += 0.5 * style.bend_contrast * defect_map.bend_height
+    if style.level_relief:
+        image -= np.float32(float(image.mean()) - bare_mean)
     return image
 
 
@@ -344,11 +433,15 @@ def carbon_surface(
     """(H, W) float32 brightness of bare, flat carbon, fractions of full scale.
 
     ``style.background`` plus zero-mean texture of amplitude ``style.texture``:
-    a broad undulation (over ~300 px) and half as much fine grain (~2 px).
+    a broad undulation (over ~300 px) and half as much fine grain (~2 px);
+    plus, on a rough support, texture of amplitude ``style.roughness`` over
+    ``style.roughness_scale_px``.
     """
     image = np.full(shape, style.background, np.float32)
     image += style.texture * smooth_noise(shape, 300.0, rng)
     image += 0.5 * style.texture * smooth_noise(shape, 2.0, rng)
+    if style.roughness > 0:
+        image += style.roughness * smooth_noise(shape, style.roughness_scale_px, rng)
     return image
 
 

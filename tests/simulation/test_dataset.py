@@ -126,6 +126,7 @@ def test_manifest_lists_every_item(dataset):
     out, items = dataset
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["seed"] == 0
+    assert manifest["variety"] == "paper"
     assert manifest["defect_classes"] == list(DEFECT_CLASSES)
     assert [entry["image"] for entry in manifest["items"]] == [item.image for item in items]
     for entry in manifest["items"]:
@@ -133,6 +134,7 @@ def test_manifest_lists_every_item(dataset):
         assert entry["particle_mask"].endswith(".particles.png")
         assert entry["pixel_size_nm"] > 0
         assert entry["magnification"] > 0
+        assert entry["bit_depth"] == 8
         params = DepositionParams.from_dict(entry["mc_params"])
         assert params.n_particles == (1500 if entry["class"] == "ordered" else 1000)
 
