@@ -4,7 +4,8 @@ Run: ``python bench/bench_generalisation.py --train-images 24 --eval-images 20 -
 
 The CPU recipe's classifier (:data:`ml.devicerecipes.CPU`, ResNet18 at
 4 nm/px) is trained for ``--minutes`` on ``--train-images`` balanced images of
-the training renderer (:func:`simulation.dataset.write_dataset`), the way
+the training renderer (:func:`simulation.dataset.write_dataset`, ``--variety``, wide by
+default), the way
 ``bench/bench_cpu_recipe.py`` trains a fold (:func:`bench.bench_cpu_recipe.timed_config`,
 :func:`ml.recipes.fit_classifier`). It is then scored on whole images
 (:func:`ml.recipes.evaluate_classifier`, as cross-validation scores a test
@@ -36,6 +37,7 @@ from ml.registry import create_model
 from ml.training import seed_everything
 from simulation.dataset import write_dataset
 from simulation.evalscenes import write_eval_set
+from simulation.variety import VARIETIES
 
 AUC_GOAL = 0.9
 
@@ -46,14 +48,28 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--eval-images", type=int, default=20, help="images per scored set")
     parser.add_argument("--minutes", type=float, default=4.0, help="training time")
     parser.add_argument("--seed", type=int, default=0, help="seed of data sets and training")
+    parser.add_argument(
+        "--variety",
+        choices=VARIETIES,
+        default="wide",
+        help="the renderer's variety for training and its held-out set (default wide)",
+    )
     return parser.parse_args()
 
 
 def write_sets(folder: Path, args: argparse.Namespace) -> dict[str, Path]:
     """Write the three balanced sets under ``folder``; their folders by name."""
     folders = {name: folder / name for name in ("train", "rendered", "evalscenes")}
-    write_dataset(folders["train"], args.train_images, args.seed, ordered_fraction=0.5)
-    write_dataset(folders["rendered"], args.eval_images, args.seed + 1, ordered_fraction=0.5)
+    write_dataset(
+        folders["train"], args.train_images, args.seed, ordered_fraction=0.5, variety=args.variety
+    )
+    write_dataset(
+        folders["rendered"],
+        args.eval_images,
+        args.seed + 1,
+        ordered_fraction=0.5,
+        variety=args.variety,
+    )
     write_eval_set(folders["evalscenes"], args.eval_images, args.seed + 2, ordered_fraction=0.5)
     return folders
 
