@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from ml.device import amp_dtype, autocast, grad_scaler, resolve_device
+import ml.device
+from ml.device import amp_dtype, autocast, cpu_flags, grad_scaler, resolve_device
 
 
 def test_cpu_and_auto_resolve():
@@ -39,3 +40,24 @@ def test_cuda_runs_in_half_precision():
         assert (torch.ones(2, 2, device=cuda) @ torch.ones(2, 2, device=cuda)).dtype == amp_dtype(
             cuda
         )
+
+
+def test_cpu_flags_are_read_from_cpuinfo(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(
+        "processor\t: 0\nmodel name\t: Xeon\nflags\t\t: fpu avx2 avx512f avx512_bf16\n\n"
+        "processor\t: 1\nflags\t\t: fpu\n"
+    )
+    assert cpu_flags(cpuinfo) == {"fpu", "avx2", "avx512f", "avx512_bf16"}
+    assert cpu_flags(tmp_path / "absent") == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("flags", "native"),
+    [({"avx512f", "avx512_bf16"}, True), ({"amx_bf16"}, True), ({"avx512f", "avx2"}, False)],
+)
+def test_bfloat16_counts_as_native_only_with_its_cpu_flags(monkeypatch, flags, native):
+    """Plain AVX-512 emulates bfloat16 (slower than float32) though oneDNN accepts it."""
+    monkeypatch.setattr(ml.device, "cpu_flags", lambda: frozenset(flags))
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
+    assert ml.device.cpu_bf16_supported.__wrapped__() is native
