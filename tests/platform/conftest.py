@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -135,7 +136,9 @@ def cluster(settings, tmp_path):
     """Start ``manage.py run_workers`` clusters on demand; any still running is killed at the end.
 
     ``cluster(workers=1)`` starts one in its own process group. Their output
-    goes to ``qcluster.log`` in the test's temporary folder.
+    goes to ``qcluster.log`` in the test's temporary folder. ``prefix`` runs
+    it through another program that execs it (``ip netns exec …``);
+    ``environ`` sets variables over the fixture's own (``cluster.env``).
     """
     started: list[subprocess.Popen] = []
     log = (tmp_path / "qcluster.log").open("ab")
@@ -149,11 +152,11 @@ def cluster(settings, tmp_path):
         "NANOMARK_DEVICE": "cpu",
     }
 
-    def start(workers: int = 1) -> subprocess.Popen:
+    def start(workers: int = 1, prefix: Sequence[str] = (), **environ: str) -> subprocess.Popen:
         process = subprocess.Popen(
-            [sys.executable, "manage.py", "run_workers"],
+            [*prefix, sys.executable, "manage.py", "run_workers"],
             cwd=ROOT,
-            env={**env, "NANOMARK_WORKERS": str(workers)},
+            env={**env, "NANOMARK_WORKERS": str(workers), **environ},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: sentinel, workers, monitor
@@ -162,6 +165,7 @@ def cluster(settings, tmp_path):
         return process
 
     start.lease_s = QCLUSTER_LEASE_S
+    start.env = env
     yield start
     for process in started:
         if process.poll() is None:

@@ -32,32 +32,33 @@ MOTO_SERVER = Path(sys.executable).parent / "moto_server"
 START_TIMEOUT_S = 30.0
 
 
-def _free_port() -> int:
+def _free_port(host: str) -> int:
     with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
+        probe.bind((host, 0))
         return probe.getsockname()[1]
 
 
 @contextmanager
-def running_s3_server(log_path: Path) -> Iterator[str]:
-    """Run ``moto_server`` on a free local port; yields its endpoint URL, stops it after.
+def running_s3_server(log_path: Path, host: str = "127.0.0.1") -> Iterator[str]:
+    """Run ``moto_server`` on a free port of ``host``; yields its endpoint URL, stops it after.
 
     Args:
         log_path: file that receives the server's output (read it when a test fails).
+        host: the address it listens on (one of this machine's).
 
     Raises:
         RuntimeError: the server exited or did not listen within START_TIMEOUT_S.
     """
-    port = _free_port()
+    port = _free_port(host)
     with log_path.open("ab") as log:
         process = subprocess.Popen(
-            [MOTO_SERVER, "--host", "127.0.0.1", "--port", str(port)],
+            [MOTO_SERVER, "--host", host, "--port", str(port)],
             stdout=log,
             stderr=subprocess.STDOUT,
         )
         try:
-            _wait_until_listening(process, port, log_path)
-            yield f"http://127.0.0.1:{port}"
+            _wait_until_listening(process, host, port, log_path)
+            yield f"http://{host}:{port}"
         finally:
             process.terminate()
             try:
@@ -67,13 +68,13 @@ def running_s3_server(log_path: Path) -> Iterator[str]:
                 process.wait()
 
 
-def _wait_until_listening(process: subprocess.Popen, port: int, log_path: Path) -> None:
+def _wait_until_listening(process: subprocess.Popen, host: str, port: int, log_path: Path) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"moto_server exited with {process.returncode}: {log_path}")
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
+            with socket.create_connection((host, port), timeout=1):
                 return
         except OSError:
             time.sleep(0.1)
@@ -103,6 +104,17 @@ class Bucket:
         """Create bucket ``name`` on the server at ``endpoint``."""
         client(endpoint).create_bucket(Bucket=name)
         return cls(endpoint, name)
+
+    def media_environment(self, prefix: str) -> dict[str, str]:
+        """The variables that select this bucket, under key ``prefix``, for the platform's media."""
+        return {
+            "NANOMARK_S3_BUCKET": self.name,
+            "NANOMARK_S3_ENDPOINT_URL": self.endpoint,
+            "NANOMARK_S3_REGION": REGION,
+            "NANOMARK_S3_PREFIX": prefix,
+            "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
+            "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
+        }
 
     def object_keys(self) -> list[str]:
         """Every object key in the bucket, sorted."""

@@ -8,7 +8,6 @@ and the local media folder must stay empty: every file went to the bucket.
 
 import io
 import shutil
-import time
 import uuid
 
 import pytest
@@ -35,6 +34,7 @@ from simulation.montecarlo import DepositionParams
 from simulation.structures import atoms_to_xyz
 from tests.factories import mask_layers, png_bytes, sem_pixels, tiff_bytes
 from tests.platform import s3server
+from tests.platform.waiting import wait_for
 
 #: Key prefix inside the bucket (NANOMARK_S3_PREFIX), so that its handling is tested too.
 PREFIX = "media"
@@ -54,14 +54,7 @@ def bucket(s3_endpoint, settings, monkeypatch) -> s3server.Bucket:
     Autouse, so that it is in place before any other fixture stores a file.
     """
     created = s3server.Bucket.create(s3_endpoint, f"nanomark-{uuid.uuid4().hex[:16]}")
-    for name, value in {
-        "NANOMARK_S3_BUCKET": created.name,
-        "NANOMARK_S3_ENDPOINT_URL": s3_endpoint,
-        "NANOMARK_S3_REGION": s3server.REGION,
-        "NANOMARK_S3_PREFIX": PREFIX,
-        "AWS_ACCESS_KEY_ID": s3server.ACCESS_KEY_ID,
-        "AWS_SECRET_ACCESS_KEY": s3server.SECRET_ACCESS_KEY,
-    }.items():
+    for name, value in created.media_environment(PREFIX).items():
         monkeypatch.setenv(name, value)
     settings.STORAGES = {**settings.STORAGES, "default": media_storage()}
     assert settings.STORAGES["default"]["BACKEND"] == S3_BACKEND
@@ -87,14 +80,6 @@ def _download(client, url: str) -> bytes:
 
 def _refused(client, url: str) -> bool:
     return client.get(url).status_code == 404
-
-
-def _wait_until(condition, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(0.2)
 
 
 @pytest.mark.django_db
@@ -231,7 +216,7 @@ def test_a_worker_sharing_only_the_database_and_the_bucket_analyses_an_upload(
     assert api("alice").post("/api/images/", body, format="multipart").status_code == 201
     run_pk = AnalysisRun.objects.get().pk
     cluster()
-    _wait_until(
+    wait_for(
         lambda: AnalysisRun.objects.filter(pk=run_pk, status=RunStatus.SUCCEEDED).exists(),
         120,
         "the worker to analyse the upload",

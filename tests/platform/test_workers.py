@@ -17,6 +17,7 @@ from django_q.models import OrmQ
 from nanomark.imaging.services import ingest_sem_image
 from nanomark.results.models import AnalysisRun, DefectStatistic, OrderScore, PatchEmbedding
 from nanomark.runs import MAX_ATTEMPTS, RunStatus
+from tests.platform.waiting import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,16 +26,6 @@ def _kill(process: subprocess.Popen) -> None:
     """kill -9 every process of the cluster, as a crash or an OOM kill would."""
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
-
-
-def _wait_for(condition, timeout_s: float, what: str):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
 def _status(run_pk: int) -> str:
@@ -52,18 +43,18 @@ def test_a_worker_takes_a_queued_run_to_the_end(labs, active_models, rendered_pn
     run_pk = _queued_run(labs, rendered_png())
     assert OrmQ.objects.count() == 1  # enqueued on commit
     cluster()
-    _wait_for(lambda: _status(run_pk) == RunStatus.SUCCEEDED, 90, "the run to succeed")
+    wait_for(lambda: _status(run_pk) == RunStatus.SUCCEEDED, 90, "the run to succeed")
     run = AnalysisRun.objects.get(pk=run_pk)
     assert run.attempts == 1
     assert OrderScore.objects.filter(run=run).count() == 1
     assert DefectStatistic.objects.filter(run=run).count() == 4
     # The vectors join the index right after the run's success is committed.
-    _wait_for(
+    wait_for(
         lambda: AnalysisRun.objects.filter(pk=run_pk, indexed_at__isnull=False).exists(),
         30,
         "the embeddings to be indexed",
     )
-    _wait_for(lambda: not OrmQ.objects.exists(), 10, "the task to be acknowledged")
+    wait_for(lambda: not OrmQ.objects.exists(), 10, "the task to be acknowledged")
 
 
 def _results_once(run_pk: int) -> None:
@@ -81,7 +72,7 @@ def test_a_killed_cluster_run_is_queued_again_by_its_lease_and_finishes_once(
     # A larger image keeps the worker busy for a few seconds after its claim.
     run_pk = _queued_run(labs, rendered_png(shape=(448, 640), n=500))
     first = cluster()
-    _wait_for(lambda: _status(run_pk) == RunStatus.RUNNING, 90, "the worker to claim the run")
+    wait_for(lambda: _status(run_pk) == RunStatus.RUNNING, 90, "the worker to claim the run")
     time.sleep(1.0)
     _kill(first)
     assert _status(run_pk) == RunStatus.RUNNING  # killed mid-run: nothing stored
@@ -90,7 +81,7 @@ def test_a_killed_cluster_run_is_queued_again_by_its_lease_and_finishes_once(
     killed_at = time.monotonic()
     cluster()
     # The broker would redeliver only after timeout + 300 s: the lease decides.
-    _wait_for(lambda: _status(run_pk) == RunStatus.SUCCEEDED, cluster.lease_s + 90, "the sweep")
+    wait_for(lambda: _status(run_pk) == RunStatus.SUCCEEDED, cluster.lease_s + 90, "the sweep")
     assert time.monotonic() - killed_at > cluster.lease_s - 1  # not before the lease lapsed
     run = AnalysisRun.objects.get(pk=run_pk)
     assert (run.attempts, run.interruptions) == (1, 1)  # the kill spent no attempt
@@ -103,7 +94,7 @@ def test_sigterm_hands_back_the_running_and_the_prefetched_runs(
 ):
     pks = [_queued_run(labs, rendered_png(seed=seed, shape=(448, 640), n=500)) for seed in (1, 2)]
     first = cluster()
-    running = _wait_for(
+    running = wait_for(
         lambda: (
             AnalysisRun.objects.filter(status=RunStatus.RUNNING)
             .values_list("pk", flat=True)
@@ -126,7 +117,7 @@ def test_sigterm_hands_back_the_running_and_the_prefetched_runs(
 
     cluster()
     for pk in pks:
-        _wait_for(lambda pk=pk: _status(pk) == RunStatus.SUCCEEDED, 120, f"run {pk} to succeed")
+        wait_for(lambda pk=pk: _status(pk) == RunStatus.SUCCEEDED, 120, f"run {pk} to succeed")
         assert AnalysisRun.objects.get(pk=pk).attempts == 1
         _results_once(pk)
 
@@ -167,7 +158,7 @@ def test_kill_drill_nothing_stalls_and_no_run_fails_because_of_kills(
     process = cluster(workers=2)
     to_next_start, to_killed_back = [], []
     for _ in range(kills):
-        _wait_for(_running, 120, "a run to be running")
+        wait_for(_running, 120, "a run to be running")
         time.sleep(1.0)
         _kill(process)
         killed = _running()
@@ -176,12 +167,12 @@ def test_kill_drill_nothing_stalls_and_no_run_fails_because_of_kills(
         )
         process = cluster(workers=2)
         restarted = time.monotonic()
-        _wait_for(lambda: _a_fresh_run_started(fresh), 120, "a queued run to start")  # noqa: B023
+        wait_for(lambda: _a_fresh_run_started(fresh), 120, "a queued run to start")  # noqa: B023
         to_next_start.append(time.monotonic() - restarted)
-        _wait_for(lambda: _taken_back(killed), 120, "the killed runs to come back")  # noqa: B023
+        wait_for(lambda: _taken_back(killed), 120, "the killed runs to come back")  # noqa: B023
         to_killed_back.append(time.monotonic() - restarted)
     for pk in pks:
-        _wait_for(lambda pk=pk: _status(pk) == RunStatus.SUCCEEDED, 300, f"run {pk} to succeed")
+        wait_for(lambda pk=pk: _status(pk) == RunStatus.SUCCEEDED, 300, f"run {pk} to succeed")
         _results_once(pk)
     print(
         f"\nkill drill: {kills} kills, lease {cluster.lease_s} s; restart to a queued run "
@@ -196,10 +187,10 @@ def test_a_run_that_always_fails_stops_after_three_attempts(labs, rendered_png, 
     image = AnalysisRun.objects.get(pk=run_pk).image
     image.original.storage.delete(image.original.name)  # every attempt fails to read it
     cluster()
-    _wait_for(lambda: _status(run_pk) == RunStatus.FAILED, 90, "the run to fail for good")
+    wait_for(lambda: _status(run_pk) == RunStatus.FAILED, 90, "the run to fail for good")
     run = AnalysisRun.objects.get(pk=run_pk)
     assert run.attempts == MAX_ATTEMPTS
     assert "FileNotFoundError" in run.error
-    _wait_for(lambda: not OrmQ.objects.exists(), 10, "the last task to be acknowledged")
+    wait_for(lambda: not OrmQ.objects.exists(), 10, "the last task to be acknowledged")
     time.sleep(2.0)
     assert AnalysisRun.objects.get(pk=run_pk).attempts == MAX_ATTEMPTS
