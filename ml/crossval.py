@@ -18,7 +18,7 @@ import numpy as np
 from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 from torch import nn
 
-from analysis.defects import DEFECT_CLASSES
+from analysis.defects import DEFECT_CLASSES, LINE_CLASSES
 from ml.data import LabelledImage
 from ml.metrics import CLASSIFICATION_METRICS
 from ml.recipes import (
@@ -32,8 +32,15 @@ from ml.registry import create_model
 from ml.spec import DEFECT_SEGMENTER, ORDER_CLASSIFIER
 from ml.training import TrainConfig, TrainResult, seed_everything
 
-#: Columns of the segmentation table: IoU per class, then the mean over line classes.
-SEGMENTATION_METRICS = (*(f"iou_{name}" for name in DEFECT_CLASSES), "line_iou")
+#: Columns of the segmentation table: IoU per class and its line-class mean, then the
+#: tolerant line F1 per line class, its mean, and the median |relative length error|.
+SEGMENTATION_METRICS = (
+    *(f"iou_{name}" for name in DEFECT_CLASSES),
+    "line_iou",
+    *(f"line_f1_{name}" for name in LINE_CLASSES),
+    "line_f1",
+    *(f"length_error_{name}" for name in LINE_CLASSES),
+)
 _HEADERS = {
     "accuracy": "accuracy",
     "precision": "precision",
@@ -44,6 +51,9 @@ _HEADERS = {
     "iou_topological_defect": "IoU topological defect",
     "iou_point_defect": "IoU point defect",
     "line_iou": "IoU lines (mean)",
+    **{f"line_f1_{name}": f"line F1 {name.replace('_', ' ')}" for name in LINE_CLASSES},
+    "line_f1": "line F1 (mean)",
+    **{f"length_error_{name}": f"length error {name.replace('_', ' ')}" for name in LINE_CLASSES},
 }
 
 
@@ -206,7 +216,7 @@ def _cross_validate(
             metrics = evaluate_classifier(model, test)
         else:
             trained = fit_segmenter(model, fit_items, val_items, fold_config)
-            metrics = evaluate_segmenter(model, test)
+            metrics = evaluate_segmenter(model, test, lines=True)
         fold_result = FoldResult(
             fold=fold,
             metrics=metrics,
@@ -271,7 +281,11 @@ def cross_validate_segmenter(
     on_fold: Callable[[FoldResult], None] | None = None,
     **model_kwargs: Any,
 ) -> CrossValResult:
-    """k-fold cross-validation of a defect segmenter; IoU per class at the model's scale.
+    """k-fold cross-validation of a defect segmenter at the model's scale.
+
+    Held-out images are scored by strict IoU per class and, for line classes, as
+    users read them (:func:`ml.metrics.line_metrics`): tolerant skeleton F1 and
+    the median absolute relative skeleton-length error.
 
     Args:
         records: images with defect masks.
@@ -284,7 +298,7 @@ def cross_validate_segmenter(
         **model_kwargs: passed to :func:`ml.registry.create_model`.
 
     Returns:
-        :class:`CrossValResult` with IoU per class and the line-class mean per fold.
+        :class:`CrossValResult` with :data:`SEGMENTATION_METRICS` per fold.
     """
     return _cross_validate(
         DEFECT_SEGMENTER,

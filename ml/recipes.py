@@ -23,7 +23,7 @@ from torch.nn import functional as F
 
 from ml.data import DefectDataset, LabelledImage, OrderDataset, PreparedImage, prepare_records
 from ml.inference import score_prepared, segment_prepared
-from ml.metrics import IoUCounter, classification_metrics, segmentation_metrics
+from ml.metrics import classification_metrics, score_masks
 from ml.training import TrainConfig, TrainResult, fit
 
 CLASSIFIER_CROP_PX = 256
@@ -95,17 +95,18 @@ def evaluate_classifier(model: nn.Module, items: Sequence[PreparedImage]) -> dic
     return {**classification_metrics(y, scores), "val_loss": float(loss)}
 
 
-def evaluate_segmenter(model: nn.Module, items: Sequence[PreparedImage]) -> dict[str, float]:
+def evaluate_segmenter(
+    model: nn.Module, items: Sequence[PreparedImage], *, lines: bool = False
+) -> dict[str, float]:
     """IoU per class, ``mean_iou`` and ``line_iou`` on whole images at the model's scale.
 
     Args:
         model: a defect segmenter.
         items: images with masks at the model's scale.
+        lines: add the tolerant line metrics (:func:`ml.metrics.line_metrics`).
     """
-    counter = IoUCounter()
-    for item in items:
-        counter.update(segment_prepared(model, item.unit) >= MASK_THRESHOLD, item.mask)
-    return segmentation_metrics(counter.iou())
+    predicted = (segment_prepared(model, item.unit) >= MASK_THRESHOLD for item in items)
+    return score_masks(predicted, [item.mask for item in items], lines=lines)
 
 
 def _validation(

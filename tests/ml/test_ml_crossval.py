@@ -5,7 +5,9 @@ import math
 import numpy as np
 import pytest
 
+from analysis.defects import LINE_CLASSES
 from ml.crossval import (
+    SEGMENTATION_METRICS,
     CrossValResult,
     FoldResult,
     cross_validate_classifier,
@@ -122,6 +124,28 @@ def test_segmenter_cross_validation_reports_iou_per_class():
     assert "iou_sheet_border" in result.mean()
     assert "line_iou" in result.mean()
     assert "IoU sheet border" in format_table({"FPN": result})
+
+
+def test_segmenter_cross_validation_reports_line_metrics_per_line_class():
+    records = _records(4)
+    result = cross_validate_segmenter(
+        records, "fpn", "resnet34", k=2, config=CONFIG, val_fraction=0.0, target_nm_per_px=1.0
+    )
+    assert set(SEGMENTATION_METRICS) <= set(result.mean())
+    for fold in result.folds:
+        metrics = fold.metrics
+        # Each held-out pair holds one of the images with a sheet border (0 and 2).
+        assert 0.0 <= metrics["line_f1_sheet_border"] <= 1.0
+        assert 0.0 <= metrics["length_error_sheet_border"] < math.inf
+        for name in LINE_CLASSES:
+            f1 = metrics[f"line_f1_{name}"]
+            assert math.isnan(f1) or 0.0 <= f1 <= 1.0
+        defined = [metrics[f"line_f1_{name}"] for name in LINE_CLASSES]
+        assert metrics["line_f1"] == pytest.approx(np.nanmean(defined))
+        # Only sheet borders are drawn: no image shows the other line classes.
+        assert math.isnan(metrics["length_error_grain_boundary"])
+        assert math.isnan(metrics["length_error_topological_defect"])
+    assert "line F1 sheet border" in format_table({"FPN": result})
 
 
 def test_final_epochs_is_the_median_best_epoch():

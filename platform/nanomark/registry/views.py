@@ -16,7 +16,7 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 from django_filters.views import FilterView
 
-from analysis.defects import DEFECT_CLASSES, DEFECT_LABELS
+from analysis.defects import DEFECT_CLASSES, DEFECT_LABELS, LINE_CLASSES
 from ml.metrics import CLASSIFICATION_METRICS
 from nanomark.accounts.labcontext import current_lab
 from nanomark.pagesections import render_sections
@@ -30,6 +30,12 @@ METRIC_HEADERS = {
     "roc_auc": "ROC AUC",
     **{f"iou_{name}": f"IoU {DEFECT_LABELS[name].lower()}" for name in DEFECT_CLASSES},
     "line_iou": "IoU lines (mean)",
+    **{f"line_f1_{name}": f"line F1 {DEFECT_LABELS[name].lower()}" for name in LINE_CLASSES},
+    "line_f1": "line F1 (mean)",
+    **{
+        f"length_error_{name}": f"length error {DEFECT_LABELS[name].lower()}"
+        for name in LINE_CLASSES
+    },
 }
 
 
