@@ -116,6 +116,16 @@ class Bucket:
             "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
         }
 
+    def use_for_media(self, prefix: str, settings, monkeypatch) -> None:
+        """Select this bucket for media in this test (``settings.STORAGES``) and, through
+        :meth:`media_environment`, in the processes it starts; checks S3 is selected."""
+        from nanomark.objectstorage import S3_BACKEND, media_storage
+
+        for name, value in self.media_environment(prefix).items():
+            monkeypatch.setenv(name, value)
+        settings.STORAGES = {**settings.STORAGES, "default": media_storage()}
+        assert settings.STORAGES["default"]["BACKEND"] == S3_BACKEND
+
     def object_keys(self) -> list[str]:
         """Every object key in the bucket, sorted."""
         pages = client(self.endpoint).get_paginator("list_objects_v2").paginate(Bucket=self.name)

@@ -42,7 +42,6 @@ import urllib3
 from django.db import connection
 from rest_framework.authtoken.models import Token
 
-from nanomark.objectstorage import S3_BACKEND, media_storage
 from nanomark.results.models import AnalysisRun, DefectStatistic, OrderScore, PatchEmbedding
 from nanomark.runs import RunStatus
 from tests.platform import netns, s3server
@@ -110,10 +109,7 @@ def bucket(lan, tmp_path, settings, monkeypatch) -> Iterator[s3server.Bucket]:
     log = tmp_path / "moto_server.log"
     with s3server.running_s3_server(log, host=lan.address) as endpoint:
         created = s3server.Bucket.create(endpoint, f"nanomark-{uuid.uuid4().hex[:16]}")
-        for name, value in created.media_environment(PREFIX).items():
-            monkeypatch.setenv(name, value)
-        settings.STORAGES = {**settings.STORAGES, "default": media_storage()}
-        assert settings.STORAGES["default"]["BACKEND"] == S3_BACKEND
+        created.use_for_media(PREFIX, settings, monkeypatch)
         yield created
 
 

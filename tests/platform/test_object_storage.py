@@ -24,7 +24,7 @@ from nanomark.computations.tasks import run_monte_carlo, run_xtb_calculation
 from nanomark.imaging.masks import store_defect_mask
 from nanomark.imaging.models import SEMImage
 from nanomark.imaging.services import ingest_sem_image
-from nanomark.objectstorage import S3_BACKEND, media_storage
+from nanomark.objectstorage import media_storage
 from nanomark.results.models import AnalysisRun, DefectStatistic, OrderScore, ParticleStatistics
 from nanomark.results.storing import discard_partial_files, run_folder
 from nanomark.results.tasks import analyse_image
@@ -54,10 +54,7 @@ def bucket(s3_endpoint, settings, monkeypatch) -> s3server.Bucket:
     Autouse, so that it is in place before any other fixture stores a file.
     """
     created = s3server.Bucket.create(s3_endpoint, f"nanomark-{uuid.uuid4().hex[:16]}")
-    for name, value in created.media_environment(PREFIX).items():
-        monkeypatch.setenv(name, value)
-    settings.STORAGES = {**settings.STORAGES, "default": media_storage()}
-    assert settings.STORAGES["default"]["BACKEND"] == S3_BACKEND
+    created.use_for_media(PREFIX, settings, monkeypatch)
     return created
 
 
