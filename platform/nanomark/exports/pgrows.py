@@ -13,18 +13,14 @@ accumulates them in Python.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.db.models import QuerySet
 
-from analysis.defects import DEFECT_CLASSES
 from nanomark.exports.columns import (
     AGGREGATE_COLUMNS,
     ANALYSIS_FIELDS,
-    DEFECT_STATS,
     IMAGE_FIELDS,
-    RUN_FIELDS,
     SAMPLE_FIELDS,
     SCORE_INDEX,
     SYNTHESIS_FIELDS,
@@ -34,21 +30,6 @@ from nanomark.exports.copystream import wire_value
 
 if TYPE_CHECKING:
     from nanomark.exports.rows import SampleConditions
-
-
-@dataclass(frozen=True)
-class CurrentAnalyses:
-    """The current analyses of some images, as the queries join them.
-
-    Attributes:
-        runs: the current analysis runs (:func:`nanomark.results.current.current_analysis_runs`),
-            without their defect statistics.
-        statistics: DefectStatistic rows of at least those runs (a superset is fine: they
-            are joined on the run).
-    """
-
-    runs: QuerySet
-    statistics: QuerySet
 
 
 class _Query:
@@ -163,35 +144,17 @@ def _conditions(query: _Query, conditions: "SampleConditions", sample_id: str) -
     return selected
 
 
-def _analyses(analyses: CurrentAnalyses) -> _Query:
-    """A SELECT of the current analyses' :data:`ANALYSIS_FIELDS`, as columns ``a0``, ``a1``, ….
+def _analyses(runs: QuerySet) -> _Query:
+    """A SELECT of ``runs``' :data:`ANALYSIS_FIELDS`, as columns ``a0``, ``a1``, ….
 
-    The defect statistics are pivoted per run in one pass (``max … FILTER`` per class
-    and statistic: a run has one row per class) rather than joined once per class.
+    ``runs`` are :func:`nanomark.exports.rows.analysis_runs`: the current analyses with
+    one join per defect class (hash joins here, faster than pivoting the statistics).
     """
+    relation = _Query()
+    run = relation.relation(runs, ANALYSIS_FIELDS, "run")
     query = _Query()
-    runs = _Query()
-    run = runs.relation(analyses.runs, RUN_FIELDS, "run")
-    statistics = _Query()
-    fields = ("run_id", "defect_class", *(stat for stat, _ in DEFECT_STATS))
-    statistic = statistics.relation(analyses.statistics, fields, "statistic")
-    pivoted = [
-        f"max({statistic[stat]}) FILTER (WHERE {statistic['defect_class']} = %s)"
-        for _ in DEFECT_CLASSES
-        for stat, _ in DEFECT_STATS
-    ]
-    classes = [defect_class for defect_class in DEFECT_CLASSES for _ in DEFECT_STATS]
-    selected = [run[field] for field in RUN_FIELDS] + [f"defect.v{i}" for i in range(len(pivoted))]
-    query.add("SELECT " + ", ".join(f"{sql} AS a{i}" for i, sql in enumerate(selected)) + " FROM")
-    query.add(runs.sql(), runs.params)
-    query.add(
-        f"LEFT JOIN (SELECT {statistic['run_id']} AS c_run, "
-        + ", ".join(f"{sql} AS v{i}" for i, sql in enumerate(pivoted))
-        + " FROM",
-        classes,
-    )
-    query.add(statistics.sql(), statistics.params)
-    query.add(f"GROUP BY {statistic['run_id']}) AS defect ON defect.c_run = {run['pk']}")
+    query.add("SELECT " + ", ".join(f"{run[f]} AS a{i}" for i, f in enumerate(ANALYSIS_FIELDS)))
+    query.add("FROM " + relation.sql(), relation.params)
     return query
 
 
@@ -202,15 +165,15 @@ def _analysis_columns(alias: str) -> dict[str, str]:
 
 def image_query(
     images: QuerySet,
-    analyses: CurrentAnalyses,
+    analyses: QuerySet,
     conditions: "SampleConditions",
     columns: Sequence[Column],
 ) -> tuple[str, list]:
     """(SQL, params) of the image table's rows, in (sample id, image id) order.
 
     ``images`` are the images annotated as :data:`IMAGE_FIELDS` reads them,
-    ``analyses`` their current analyses, ``columns`` the table's columns
-    (:data:`IMAGE_COLUMNS` first).
+    ``analyses`` their current analyses (:func:`nanomark.exports.rows.analysis_runs`),
+    ``columns`` the table's columns (:data:`IMAGE_COLUMNS` first).
     """
     body = _Query()
     image = body.relation(images, IMAGE_FIELDS, "image")
@@ -231,7 +194,7 @@ def image_query(
     return query.sql(), query.params
 
 
-def _aggregates(query: _Query, analyses: CurrentAnalyses) -> None:
+def _aggregates(query: _Query, analyses: QuerySet) -> None:
     """Join each sample's :data:`AGGREGATE_COLUMNS` as ``aggregate.v<i>`` (on ``c_sample``)."""
     inner = _analyses(analyses)
     a = _analysis_columns("a")
@@ -259,7 +222,7 @@ def _aggregates(query: _Query, analyses: CurrentAnalyses) -> None:
 
 def sample_query(
     samples: QuerySet,
-    analyses: CurrentAnalyses,
+    analyses: QuerySet,
     conditions: "SampleConditions",
     columns: Sequence[Column],
 ) -> tuple[str, list]:

@@ -52,11 +52,11 @@ from nanomark.exports.columns import (
     Table,
 )
 from nanomark.exports.copystream import batch_rows, copy_batches
-from nanomark.exports.pgrows import CurrentAnalyses, image_query, sample_query
+from nanomark.exports.pgrows import image_query, sample_query
 from nanomark.imaging.counts import with_image_counts
 from nanomark.imaging.models import ParticleAnnotation, SEMImage
 from nanomark.results.current import current_analysis_runs
-from nanomark.results.models import AnalysisRun, DefectStatistic
+from nanomark.results.models import AnalysisRun
 from nanomark.samples.models import (
     PropertyMeasurement,
     Sample,
@@ -91,6 +91,16 @@ class _OrderedGroups:
         return rows
 
 
+def _narrowed(queryset: QuerySet, **lookup: QuerySet | None) -> QuerySet:
+    """``queryset`` filtered by the one ``lookup``, unless its value is None (then all of it).
+
+    An export of all of a user's rows needs no narrowing beyond the lab restriction,
+    and the database is spared a semi-join per query.
+    """
+    ((name, ids),) = lookup.items()
+    return queryset if ids is None else queryset.filter(**{name: ids})
+
+
 def _stream(queryset: QuerySet, fields: Sequence[str], order: Sequence[Any]) -> Iterator[tuple]:
     return queryset.values_list(*fields).order_by(*order).iterator(chunk_size=CHUNK_SIZE)
 
@@ -107,13 +117,16 @@ def _named_columns(queryset: QuerySet, prefix: str) -> dict[tuple[str, str], Col
 class SampleConditions:
     """Synthesis, parameter and property columns of samples, streamed in sample-id order."""
 
-    def __init__(self, user, samples: QuerySet) -> None:
-        """``samples`` (a query of sample ids) selects them; reads the named columns (2 queries)."""
-        self.syntheses = Synthesis.objects.restrict(user).filter(sample__in=samples)
-        self.parameters = SynthesisParameter.objects.restrict(user).filter(
-            synthesis__sample__in=samples
+    def __init__(self, user, samples: QuerySet | None = None) -> None:
+        """``samples`` (a query of sample ids) selects them, all of ``user``'s without it.
+
+        Reads the named columns (2 queries).
+        """
+        self.syntheses = _narrowed(Synthesis.objects.restrict(user), sample__in=samples)
+        self.parameters = _narrowed(
+            SynthesisParameter.objects.restrict(user), synthesis__sample__in=samples
         )
-        self.properties = PropertyMeasurement.objects.restrict(user).filter(sample__in=samples)
+        self.properties = _narrowed(PropertyMeasurement.objects.restrict(user), sample__in=samples)
         #: The ``param:`` and ``prop:`` columns by (name, unit), in column order.
         self.parameter_columns = _named_columns(self.parameters, "param")
         self.property_columns = _named_columns(self.properties, "prop")
@@ -185,27 +198,18 @@ def _defect_joins() -> dict[str, FilteredRelation]:
     }
 
 
-def analysis_runs(user, **images: QuerySet) -> QuerySet:
+def analysis_runs(user, **images: QuerySet | None) -> QuerySet:
     """The current analysis runs of some images, with the joins :data:`ANALYSIS_FIELDS` read.
 
     ``images`` is one lookup from AnalysisRun to a query of ids that selects the
-    images (``image__in=...`` or ``image__sample__in=...``). The defect
+    images (``image__in=...`` or ``image__sample__in=...``; None: all of ``user``'s). The defect
     statistics are joined once per class, so one query reads them all.
     """
-    runs = AnalysisRun.objects.restrict(user).filter(**images).annotate(**_defect_joins())
+    runs = _narrowed(AnalysisRun.objects.restrict(user), **images).annotate(**_defect_joins())
     return current_analysis_runs(runs)
 
 
-def _current_analyses(user, **images: QuerySet) -> CurrentAnalyses:
-    """:func:`analysis_runs` as the COPY query joins it: the runs, and their statistics apart."""
-    lookup, ids = next(iter(images.items()))
-    return CurrentAnalyses(
-        runs=current_analysis_runs(AnalysisRun.objects.restrict(user).filter(**images)),
-        statistics=DefectStatistic.objects.restrict(user).filter(**{f"run__{lookup}": ids}),
-    )
-
-
-def _analyses(user, **images: QuerySet) -> Iterator[tuple]:
+def _analyses(user, **images: QuerySet | None) -> Iterator[tuple]:
     """:data:`ANALYSIS_FIELDS` of :func:`analysis_runs`, in (sample id, image id) order."""
     return _stream(analysis_runs(user, **images), ANALYSIS_FIELDS, ["image__sample_id", "image_id"])
 
@@ -243,11 +247,11 @@ def image_table(user, images: QuerySet | None = None, *, copy: bool | None = Non
     with one COPY (``copy``, by default on PostgreSQL: :mod:`nanomark.exports.pgrows`).
     """
     chosen = (SEMImage.objects.all() if images is None else images).restrict(user)
-    ids = chosen.values("pk")
-    conditions = SampleConditions(user, chosen.values("sample_id"))
+    ids = None if images is None else chosen.values("pk")
+    conditions = SampleConditions(user, None if images is None else chosen.values("sample_id"))
     columns = (*IMAGE_COLUMNS, *ANALYSIS_COLUMNS, *DEFECT_COLUMNS, *conditions.columns)
     if _copies(copy):
-        analyses = _current_analyses(user, image__in=ids)
+        analyses = analysis_runs(user, image__in=ids)
         query = image_query(labelled(chosen), analyses, conditions, columns)
         return _copied("images", columns, query)
     no_analysis = (None,) * (len(ANALYSIS_COLUMNS) + len(DEFECT_COLUMNS))
@@ -318,11 +322,11 @@ def sample_table(user, samples: QuerySet | None = None, *, copy: bool | None = N
     more queries, or with one COPY (``copy``, by default on PostgreSQL).
     """
     chosen = (Sample.objects.all() if samples is None else samples).restrict(user)
-    ids = chosen.values("pk")
+    ids = None if samples is None else chosen.values("pk")
     conditions = SampleConditions(user, ids)
     columns = (*SAMPLE_COLUMNS, *AGGREGATE_COLUMNS, *conditions.columns)
     if _copies(copy):
-        analyses = _current_analyses(user, image__sample__in=ids)
+        analyses = analysis_runs(user, image__sample__in=ids)
         query = sample_query(with_image_counts(chosen), analyses, conditions, columns)
         return _copied("samples", columns, query)
 
