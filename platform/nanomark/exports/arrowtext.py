@@ -82,8 +82,8 @@ def _json_values(array: pa.Array) -> pa.Array:
         text = _json_text(array)
     elif pa.types.is_integer(array.type) or pa.types.is_floating(array.type):
         text = _plain_text(array)
-    else:  # days and times
-        text = _json_text(_plain_text(array))
+    else:  # days and times: digits and separators only, so nothing to escape
+        text = pc.binary_join_element_wise('"', _plain_text(array), '"', "")
     return pc.fill_null(text, "null")
 
 

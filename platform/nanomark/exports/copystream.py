@@ -22,7 +22,7 @@ from django.db import connection, transaction
 from nanomark.exports.columns import Column
 from nanomark.exports.writers import arrow_schema
 
-#: Bytes of CSV gathered from the database before they are parsed (about 2000 export rows).
+#: Bytes of CSV gathered from the database before they are parsed (about 3000 export rows).
 BLOCK_BYTES = 2**20
 
 #: Column types that leave the database as integers: SQL around the value ``{}``, the integer type.

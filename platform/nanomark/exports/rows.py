@@ -247,8 +247,9 @@ def image_table(user, images: QuerySet | None = None, *, copy: bool | None = Non
     with one COPY (``copy``, by default on PostgreSQL: :mod:`nanomark.exports.pgrows`).
     """
     chosen = (SEMImage.objects.all() if images is None else images).restrict(user)
+    # Without a filter the lab restriction selects the rows: nothing to narrow by (None).
     ids = None if images is None else chosen.values("pk")
-    conditions = SampleConditions(user, None if images is None else chosen.values("sample_id"))
+    conditions = SampleConditions(user, None if ids is None else chosen.values("sample_id"))
     columns = (*IMAGE_COLUMNS, *ANALYSIS_COLUMNS, *DEFECT_COLUMNS, *conditions.columns)
     if _copies(copy):
         analyses = analysis_runs(user, image__in=ids)

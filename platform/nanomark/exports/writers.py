@@ -57,7 +57,7 @@ def _formatted(
 def write_csv(table: Table, batch_rows: int = BATCH_ROWS) -> Iterator[bytes]:
     """CSV in UTF-8: a header of column names, then one line per row (RFC 4180 quoting)."""
     header = csv_header([column.name for column in table.columns])
-    for lines in _formatted(table_batches(table, batch_rows), csv_lines):
+    for lines in _formatted(_table_batches(table, batch_rows), csv_lines):
         if lines:
             yield header + lines
             header = b""
@@ -68,7 +68,7 @@ def write_csv(table: Table, batch_rows: int = BATCH_ROWS) -> Iterator[bytes]:
 def write_json(table: Table, batch_rows: int = BATCH_ROWS) -> Iterator[bytes]:
     """A JSON array of objects, one per row, keyed by column name; NaN and ±inf become null."""
     opening = b"["
-    for objects in _formatted(table_batches(table, batch_rows), json_objects):
+    for objects in _formatted(_table_batches(table, batch_rows), json_objects):
         if objects:
             yield opening + objects
             opening = b","
@@ -111,7 +111,7 @@ def _batches(rows: Iterator[tuple], size: int) -> Iterator[list[tuple]]:
         yield batch
 
 
-def table_batches(table: Table, batch_rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+def _table_batches(table: Table, batch_rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
     """``table`` as record batches of :func:`arrow_schema`: its own, or its rows gathered."""
     if table.batches is not None:
         yield from table.batches
@@ -129,7 +129,7 @@ def write_parquet(table: Table, batch_rows: int = BATCH_ROWS) -> Iterator[bytes]
     """A Parquet file, one row group per batch, yielded as each row group is written."""
     sink = _ByteSink()
     with pq.ParquetWriter(sink, arrow_schema(table.columns), compression="zstd") as writer:
-        for batch in table_batches(table, batch_rows):
+        for batch in _table_batches(table, batch_rows):
             writer.write_batch(batch)
             yield sink.drain()
     yield sink.drain()
