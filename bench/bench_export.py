@@ -33,7 +33,6 @@ peak at the largest size about the peak at the smallest.
 """
 
 import argparse
-import gc
 import os
 import sys
 import tempfile
@@ -325,6 +324,8 @@ def main() -> None:
         from django.core.management import call_command
         from django.db import connection
 
+        from nanomark.startup import settle
+
         call_command("migrate", verbosity=0)
         user, lab, material, versions = create_owner()
         print(f"database: {connection.vendor}; one image per sample, so rows = samples = images")
@@ -340,7 +341,7 @@ def main() -> None:
             if connection.vendor == "postgresql":
                 with connection.cursor() as cursor:
                     cursor.execute("ANALYZE")  # as autovacuum would after a bulk load
-            gc.collect()  # the set-up's garbage would slow every later collection
+            settle()  # as a web process does at start (nanomark.startup): no full-collection stalls
             print(f"# {size} samples ready ({time.perf_counter() - start:.0f} s to create)")
             results[size] = measure(size, user)
         smallest, largest = args.sizes[0], args.sizes[-1]

@@ -9,4 +9,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nanomark.settings")
 
 from django.core.asgi import get_asgi_application
 
+from nanomark.startup import settle
+
 application = get_asgi_application()
+settle()

@@ -10,4 +10,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nanomark.settings")
 
 from django.core.wsgi import get_wsgi_application
 
+from nanomark.startup import settle
+
 application = get_wsgi_application()
+settle()

@@ -9,8 +9,8 @@ database computes the next rows while Python writes these. A NULL is an
 unquoted empty field and an empty text a quoted one, so the two stay apart.
 Times and days leave the database as integers (:func:`wire_value`) and become
 Arrow timestamps and dates here, whatever the session's DateStyle; floats
-leave it in their shortest exact form (PostgreSQL >= 12's default
-``extra_float_digits``), so they parse back to the same doubles.
+leave it in their shortest exact form (``extra_float_digits`` 1, PostgreSQL
+>= 12's default), so they parse back to the same doubles.
 """
 
 from collections.abc import Iterable, Iterator, Sequence
@@ -34,9 +34,20 @@ _AS_INTEGER = {
 
 #: For the COPY's transaction. An export reads most of a lab, where hash joins win, but the
 #: lab restriction's subqueries make the planner expect a few rows and pick nested loops
-#: (seconds per 10k rows); compiling the query (JIT) costs more than it saves.
-_PLANNER_SETTINGS = (
-    "SELECT set_config('enable_nestloop', 'off', true), set_config('jit', 'off', true)"
+#: (seconds per 10k rows); compiling the query (JIT) costs more than it saves; the sorts and
+#: hashes of 100k rows spill to disk below 64 MB (the final sort holds about 50 MB); at the
+#: default cost of handing rows between processes the planner keeps most of the work off a
+#: second core; floats leave in their shortest exact form whatever the session says.
+_SESSION_SETTINGS = {
+    "enable_nestloop": "off",
+    "jit": "off",
+    "work_mem": "64MB",
+    "parallel_setup_cost": "10",
+    "parallel_tuple_cost": "0.001",
+    "extra_float_digits": "1",
+}
+_SETTINGS_SQL = "SELECT " + ", ".join(
+    f"set_config('{name}', '{value}', true)" for name, value in _SESSION_SETTINGS.items()
 )
 
 
@@ -87,7 +98,7 @@ def copy_batches(sql: str, params: Sequence, columns: Sequence[Column]) -> Itera
     }
     statement = f"COPY ({sql}) TO STDOUT (FORMAT csv)"
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_PLANNER_SETTINGS)
+        cursor.execute(_SETTINGS_SQL)
         with cursor.cursor.copy(statement, params) as copy:
             yield from _parsed(_blocks(copy), schema, options)
 

@@ -71,11 +71,38 @@ def _pivot(keys: Sequence[tuple[str, str]], of: dict[str, str]) -> tuple[str, li
     return sql, [value for key in keys for value in key]
 
 
-def _join_latest_synthesis(query: _Query, syntheses: QuerySet, sample_id: str) -> list[str]:
-    """Join each sample's latest synthesis as ``synthesis``; its columns' SQL (with the count)."""
+def _parameters(conditions: "SampleConditions") -> tuple[_Query, int]:
+    """A SELECT of each synthesis's ``param:`` values: ``c_synthesis``, then ``v0``, ``v1``, …"""
     inner = _Query()
-    synthesis = inner.relation(syntheses, SYNTHESIS_FIELDS, "synthesis_rows")
+    fields = ("synthesis_id", "name", "unit", "value")
+    parameter = inner.relation(conditions.parameters, fields, "parameter_rows")
+    keys = list(conditions.parameter_columns)
+    pivoted, params = _pivot(keys, parameter)
+    query = _Query()
+    query.add(f"SELECT {parameter['synthesis_id']} AS c_synthesis, {pivoted} FROM", params)
+    query.add(inner.sql(), inner.params)
+    query.add(f"GROUP BY {parameter['synthesis_id']}")
+    return query, len(keys)
+
+
+def _join_latest_synthesis(
+    query: _Query, conditions: "SampleConditions", sample_id: str
+) -> list[str]:
+    """Join each sample's latest synthesis, with its ``param:`` values, as ``synthesis``.
+
+    The parameters are joined to every synthesis before the latest is chosen, so the
+    outer join is on the sample alone (the planner knows that key unique there, and
+    estimates the join's rows right). Returns its columns' SQL (with the step count).
+    """
+    inner = _Query()
+    synthesis = inner.relation(conditions.syntheses, SYNTHESIS_FIELDS, "synthesis_rows")
     values = [synthesis[field] for field in SYNTHESIS_FIELDS[2:]]
+    if conditions.parameter_columns:
+        parameters, count = _parameters(conditions)
+        inner.add("LEFT JOIN (")
+        inner.add(parameters.sql(), parameters.params)
+        inner.add(f") AS parameter ON parameter.c_synthesis = {synthesis['pk']}")
+        values += [f"parameter.v{i}" for i in range(count)]
     query.add(
         f"LEFT JOIN (SELECT DISTINCT ON (s.c_sample) * FROM (SELECT "
         f"{synthesis['sample_id']} AS c_sample, {synthesis['pk']} AS c_pk, "
@@ -90,24 +117,6 @@ def _join_latest_synthesis(query: _Query, syntheses: QuerySet, sample_id: str) -
         f" ON synthesis.c_sample = {sample_id}"
     )
     return ["COALESCE(synthesis.c_steps, 0)", *(f"synthesis.v{i}" for i in range(len(values)))]
-
-
-def _join_parameters(query: _Query, conditions: "SampleConditions") -> list[str]:
-    """Join the latest synthesis's ``param:`` values as ``parameter``; their columns' SQL."""
-    inner = _Query()
-    fields = ("synthesis_id", "name", "unit", "value")
-    parameter = inner.relation(conditions.parameters, fields, "parameter_rows")
-    keys = list(conditions.parameter_columns)
-    pivoted, params = _pivot(keys, parameter)
-    query.add(
-        f"LEFT JOIN (SELECT {parameter['synthesis_id']} AS c_synthesis, {pivoted} FROM", params
-    )
-    query.add(inner.sql(), inner.params)
-    query.add(
-        f"GROUP BY {parameter['synthesis_id']}) AS parameter"
-        " ON parameter.c_synthesis = synthesis.c_pk"
-    )
-    return [f"parameter.v{i}" for i in range(len(keys))]
 
 
 def _join_properties(query: _Query, conditions: "SampleConditions", sample_id: str) -> list[str]:
@@ -136,9 +145,7 @@ def _join_properties(query: _Query, conditions: "SampleConditions", sample_id: s
 
 def _conditions(query: _Query, conditions: "SampleConditions", sample_id: str) -> list[str]:
     """Join the conditions of the sample ``sample_id``; the SQL of their columns, in order."""
-    selected = _join_latest_synthesis(query, conditions.syntheses, sample_id)
-    if conditions.parameter_columns:
-        selected += _join_parameters(query, conditions)
+    selected = _join_latest_synthesis(query, conditions, sample_id)
     if conditions.property_columns:
         selected += _join_properties(query, conditions, sample_id)
     return selected
