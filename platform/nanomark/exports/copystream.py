@@ -20,7 +20,6 @@ import pyarrow.csv as arrow_csv
 from django.db import connection, transaction
 
 from nanomark.exports.columns import Column
-from nanomark.exports.ordered import ordered_map
 from nanomark.exports.writers import arrow_schema
 
 #: Bytes of CSV gathered from the database before they are parsed (about 3000 export rows).
@@ -105,16 +104,11 @@ def copy_batches(sql: str, params: Sequence, columns: Sequence[Column]) -> Itera
 
 
 def _parsed(blocks: Iterable[bytes], schema: pa.Schema, options: dict) -> Iterator[pa.RecordBatch]:
-    """The blocks parsed and typed, on threads while the next rows arrive; in order."""
-
-    def parse(block: bytes) -> list[pa.RecordBatch]:
+    for block in blocks:
         parsed = arrow_csv.read_csv(pa.py_buffer(block), **options)
         columns = zip(parsed.columns, schema.types, strict=True)
         typed = pa.Table.from_arrays([col.cast(type) for col, type in columns], schema=schema)
-        return typed.to_batches()
-
-    for batches in ordered_map(parse, blocks, "export-parse"):
-        yield from batches
+        yield from typed.to_batches()
 
 
 def batch_rows(batches: Iterable[pa.RecordBatch]) -> Iterator[tuple]:

@@ -13,7 +13,9 @@ Parquet keep every value as stored.
 """
 
 import io
-from collections.abc import Callable, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
 
@@ -22,10 +24,12 @@ import pyarrow.parquet as pq
 
 from nanomark.exports.arrowtext import csv_header, csv_lines, json_objects
 from nanomark.exports.columns import Column, Table
-from nanomark.exports.ordered import ordered_map
 
 #: Rows per yielded chunk (and per Parquet row group) where the rows are not Arrow batches.
 BATCH_ROWS = 2000
+#: Batches formatted at once as CSV or JSON, each on a thread of its own (Arrow's kernels
+#: release the GIL); the rows are still read on the caller's thread (its database connection).
+FORMAT_THREADS = 2
 
 _ARROW_TYPES = {
     "int": pa.int64(),
@@ -36,10 +40,24 @@ _ARROW_TYPES = {
 }
 
 
+def _formatted(
+    batches: Iterable[pa.RecordBatch], format_batch: Callable[[pa.RecordBatch], bytes]
+) -> Iterator[bytes]:
+    """``format_batch(batch)`` of each batch in order, up to :data:`FORMAT_THREADS` at once."""
+    with ThreadPoolExecutor(FORMAT_THREADS, thread_name_prefix="export-format") as pool:
+        pending = deque()
+        for batch in batches:
+            pending.append(pool.submit(format_batch, batch))
+            if len(pending) == FORMAT_THREADS:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
 def write_csv(table: Table, batch_rows: int = BATCH_ROWS) -> Iterator[bytes]:
     """CSV in UTF-8: a header of column names, then one line per row (RFC 4180 quoting)."""
     header = csv_header([column.name for column in table.columns])
-    for lines in ordered_map(csv_lines, _table_batches(table, batch_rows), "export-csv"):
+    for lines in _formatted(_table_batches(table, batch_rows), csv_lines):
         if lines:
             yield header + lines
             header = b""
@@ -50,7 +68,7 @@ def write_csv(table: Table, batch_rows: int = BATCH_ROWS) -> Iterator[bytes]:
 def write_json(table: Table, batch_rows: int = BATCH_ROWS) -> Iterator[bytes]:
     """A JSON array of objects, one per row, keyed by column name; NaN and ±inf become null."""
     opening = b"["
-    for objects in ordered_map(json_objects, _table_batches(table, batch_rows), "export-json"):
+    for objects in _formatted(_table_batches(table, batch_rows), json_objects):
         if objects:
             yield opening + objects
             opening = b","
