@@ -71,8 +71,11 @@ def _pivot(keys: Sequence[tuple[str, str]], of: dict[str, str]) -> tuple[str, li
     return sql, [value for key in keys for value in key]
 
 
-def _parameters(conditions: "SampleConditions") -> tuple[_Query, int]:
-    """A SELECT of each synthesis's ``param:`` values: ``c_synthesis``, then ``v0``, ``v1``, …"""
+def _parameters(conditions: "SampleConditions") -> _Query:
+    """A SELECT of each synthesis's ``param:`` values: ``c_synthesis``, then ``v0``, ``v1``, …
+
+    One ``v<i>`` per key of ``conditions.parameter_columns``, in its order.
+    """
     inner = _Query()
     fields = ("synthesis_id", "name", "unit", "value")
     parameter = inner.relation(conditions.parameters, fields, "parameter_rows")
@@ -82,7 +85,7 @@ def _parameters(conditions: "SampleConditions") -> tuple[_Query, int]:
     query.add(f"SELECT {parameter['synthesis_id']} AS c_synthesis, {pivoted} FROM", params)
     query.add(inner.sql(), inner.params)
     query.add(f"GROUP BY {parameter['synthesis_id']}")
-    return query, len(keys)
+    return query
 
 
 def _join_latest_synthesis(
@@ -98,11 +101,11 @@ def _join_latest_synthesis(
     synthesis = inner.relation(conditions.syntheses, SYNTHESIS_FIELDS, "synthesis_rows")
     values = [synthesis[field] for field in SYNTHESIS_FIELDS[2:]]
     if conditions.parameter_columns:
-        parameters, count = _parameters(conditions)
+        parameters = _parameters(conditions)
         inner.add("LEFT JOIN (")
         inner.add(parameters.sql(), parameters.params)
         inner.add(f") AS parameter ON parameter.c_synthesis = {synthesis['pk']}")
-        values += [f"parameter.v{i}" for i in range(count)]
+        values += [f"parameter.v{i}" for i in range(len(conditions.parameter_columns))]
     query.add(
         f"LEFT JOIN (SELECT DISTINCT ON (s.c_sample) * FROM (SELECT "
         f"{synthesis['sample_id']} AS c_sample, {synthesis['pk']} AS c_pk, "
