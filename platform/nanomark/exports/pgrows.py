@@ -154,23 +154,24 @@ def _conditions(query: _Query, conditions: "SampleConditions", sample_id: str) -
     return selected
 
 
-def _analyses(runs: QuerySet) -> _Query:
-    """A SELECT of ``runs``' :data:`ANALYSIS_FIELDS`, as columns ``a0``, ``a1``, ….
+def _analyses(runs: QuerySet, fields: Sequence[str] = ANALYSIS_FIELDS) -> _Query:
+    """A SELECT of ``runs``' ``fields`` (of :data:`ANALYSIS_FIELDS`), as columns ``a0``, ``a1``, ….
 
     ``runs`` are :func:`nanomark.exports.rows.analysis_runs`: the current analyses with
     one join per defect class (hash joins here, faster than pivoting the statistics).
+    Django joins only what ``fields`` read.
     """
     relation = _Query()
-    run = relation.relation(runs, ANALYSIS_FIELDS, "run")
+    run = relation.relation(runs, fields, "run")
     query = _Query()
-    query.add("SELECT " + ", ".join(f"{run[f]} AS a{i}" for i, f in enumerate(ANALYSIS_FIELDS)))
+    query.add("SELECT " + ", ".join(f"{run[f]} AS a{i}" for i, f in enumerate(fields)))
     query.add("FROM " + relation.sql(), relation.params)
     return query
 
 
-def _analysis_columns(alias: str) -> dict[str, str]:
-    """Each of :data:`ANALYSIS_FIELDS` → its column of :func:`_analyses` under ``alias``."""
-    return {field: f"{alias}.a{i}" for i, field in enumerate(ANALYSIS_FIELDS)}
+def _analysis_columns(alias: str, fields: Sequence[str] = ANALYSIS_FIELDS) -> dict[str, str]:
+    """Each of ``fields`` → its column of :func:`_analyses` (of the same fields) under ``alias``."""
+    return {field: f"{alias}.a{i}" for i, field in enumerate(fields)}
 
 
 def image_query(
@@ -191,7 +192,13 @@ def image_query(
     body.add("LEFT JOIN (")
     body.add(inner.sql(), inner.params)
     analysis = _analysis_columns("analysis")
-    body.add(f") AS analysis ON {analysis['image_id']} = {image['pk']}")
+    # Joined on the sample too: then every join of the query is on the sample first and the
+    # planner merges inputs sorted as the rows leave, so they stream before the query ends
+    # (on the image alone it hashes, and the final sort holds every row back).
+    body.add(
+        f") AS analysis ON {analysis['image__sample_id']} = {image['sample_id']}"
+        f" AND {analysis['image_id']} = {image['pk']}"
+    )
     selected = [
         *(image[field] for field in IMAGE_FIELDS),
         *(analysis[field] for field in ANALYSIS_FIELDS[2:]),
@@ -206,9 +213,11 @@ def image_query(
 
 def _aggregates(query: _Query, analyses: QuerySet) -> None:
     """Join each sample's :data:`AGGREGATE_COLUMNS` as ``aggregate.v<i>`` (on ``c_sample``)."""
-    inner = _analyses(analyses)
-    a = _analysis_columns("a")
-    score, *averaged = (a[field] for field in ANALYSIS_FIELDS[2 + SCORE_INDEX :])
+    # The sample and image (the order they accumulate in) and the values they aggregate.
+    fields = (*ANALYSIS_FIELDS[:2], *ANALYSIS_FIELDS[2 + SCORE_INDEX :])
+    inner = _analyses(analyses, fields)
+    a = _analysis_columns("a", fields)
+    score, *averaged = (a[field] for field in fields[2:])
     statistics = [
         "count(*)",
         f"avg({score})",
