@@ -11,10 +11,19 @@ an explicit ``threshold`` (the old fixed setting) the floor is the larger of
 ``threshold / 2`` (a Gaussian blob of peak contrast c gives c / 2 at its own
 scale) and :data:`MIN_SNR` times the response noise of its scale (a robust
 standard deviation over the image). By default (``threshold=None``) there is
-no absolute contrast; the floor is estimated per image:
+no absolute contrast, and the particles are found in the image's own noise:
 
-* the response noise of each scale, as above (shot noise, scan lines and
-  texture together), so faint particles on a quiet surface count;
+* the maps searched are signal-to-noise maps of a whitened matched filter
+  (:func:`_matched_responses`): per scale the filter G_sigma / P, with P the
+  power spectrum of the image's background (:func:`_background_power`: the
+  image's periodogram, clear particles left out, smoothed), each map divided
+  by its robust standard deviation. Texture at particle scales, scan lines
+  and graded or stepped backgrounds have their power where the filter then
+  looks least, so a 3-px particle on a coarser texture is found by its finer
+  detail. On rendered scenes (``bench/bench_particles.py``) this lifted the
+  F1 of 2.5-6 px particles on strong texture from 0.49-0.67 to 0.69-0.78
+  (10-16 px: 0.78-0.83 before, 0.74-0.76 now: the texture's band is theirs),
+  and of 2.5-px particles under scan-line noise of 0.08 from 0.71 to 0.82;
 * the least SNR, from the dark blobs: noise and texture make dark blobs as
   readily as bright ones, particles only bright ones, so the count of dark
   scale-space maxima above an SNR estimates the noise among the bright ones.
@@ -22,7 +31,11 @@ no absolute contrast; the floor is estimated per image:
   :data:`_FALSE_SHARE` of the bright count; strong texture lowers it to
   about 3.5, a bare surface keeps :data:`MIN_SNR`. The finest scale keeps
   :data:`MIN_SNR`: single-pixel shot noise has a heavier bright tail than
-  dark one, which the dark blobs would miss.
+  dark one, which the dark blobs would miss;
+* the whitened maps do not keep a blob's own scale and centre (they favour
+  the detail above the background), so each detection is then sized and
+  centred by the scale-normalised LoG, evaluated at the detections only
+  (:func:`_log_refined`).
 
 A detection holding two or more finer maxima with a dip between them (two
 touching particles respond most at one coarser scale between them) is
@@ -99,6 +112,16 @@ _SPLIT_SCALES = 2
 _SPLIT_DIP = 0.8
 # Largest estimated share of noise among the detections.
 _FALSE_SHARE = 0.05
+# The background's power leaves out pixels this many robust stds off its trend, a blur
+# of this many largest sigmas.
+_OUTLIER_STDS = 5.0
+_TREND_SIGMAS = 2.0
+# Bins of the periodogram (Gaussian sigma) over which the background's power is smoothed.
+_POWER_SMOOTHING_BINS = 2.0
+# Frequencies of at least this fraction of the largest |k| hold the image's white noise.
+_WHITE_K = 0.6
+# Detections whose LoG scale is found in one pass (bounds the patches held at once).
+_POINTS_PER_PASS = 256
 
 
 @dataclass(frozen=True)
@@ -196,30 +219,31 @@ def detect_particles(
     n_scales = math.ceil(math.log(sigma_max / sigma_min) / math.log(_SCALE_STEP)) + 1
     # One scale more above the range: a maximum must fall off on both sides to count.
     sigmas = sigma_min * _SCALE_STEP ** np.arange(n_scales + 1)
-    responses = _log_responses(unit, sigmas)
-    noise = np.array([_robust_std(r) for r in responses])
+    spectrum = _Spectrum.of(unit, sigmas[-1])
     if threshold is None:
-        noise = np.maximum(noise, _MIN_NOISE)
+        # Detected on signal-to-noise maps of the whitened matched filter, sized by the LoG.
+        responses = _matched_responses(unit, spectrum, sigmas)
         # The finest scale sees single-pixel shot noise, whose bright tail is heavier
         # than its dark one: there the dark blobs cannot tell the noise, so its floor stays.
-        floors = noise * np.where(np.arange(sigmas.size) == 0, MIN_SNR, _SNR_RANGE[0])
-        positions, sigma_px, prominence, scale = _blobs(responses, sigmas, floors, n_scales)
+        floors = np.where(np.arange(sigmas.size) == 0, MIN_SNR, _SNR_RANGE[0])
+        positions, sigma_px, snr, scale = _blobs(responses, sigmas, floors, n_scales)
         dark = _blobs(-responses, sigmas, floors, n_scales)
-        snr = prominence / noise[scale]
         fine = scale == 0
-        dark_snr = (dark[2] / noise[dark[3]])[dark[3] > 0]
-        least_snr = _adaptive_snr(snr[~fine], dark_snr)
+        least_snr = _adaptive_snr(snr[~fine], dark[2][dark[3] > 0])
         distinct = np.where(fine, snr >= MIN_SNR, snr >= least_snr)
-        positions, sigma_px, prominence = _split_merged(
+        positions, detected_sigma, prominence = _split_merged(
             responses,
             sigmas,
-            least_snr * noise,
+            np.full(sigmas.size, least_snr),
             positions[distinct],
             sigma_px[distinct],
-            prominence[distinct],
+            snr[distinct],
             scale[distinct],
         )
+        positions, sigma_px = _log_refined(unit, sigmas[:n_scales], positions, detected_sigma)
     else:
+        responses = _log_responses(spectrum, sigmas)
+        noise = np.array([_robust_std(r) for r in responses])
         floors = np.maximum(threshold / 2.0, MIN_SNR * noise)
         positions, sigma_px, prominence, _ = _blobs(responses, sigmas, floors, n_scales)
     order = np.argsort(-prominence, kind="stable")
@@ -397,23 +421,200 @@ def _unit_image(image: np.ndarray) -> np.ndarray:
     raise ValueError(f"image must be unsigned integer or float, got {image.dtype}")
 
 
-def _log_responses(unit: np.ndarray, sigmas: np.ndarray) -> np.ndarray:
-    """(S, H, W) float32 scale-normalised ``-sigma^2 ∇²G_sigma * unit`` for each sigma (px)."""
-    height, width = unit.shape
-    pad = min(math.ceil(_PAD_SIGMAS * sigmas[-1]), height - 1, width - 1)
-    padded = np.pad(unit, pad, mode="reflect")
-    shape = tuple(scipy.fft.next_fast_len(n, real=True) for n in padded.shape)
-    spectrum = scipy.fft.rfft2(padded, s=shape, workers=-1)
-    ky = (2.0 * np.pi * scipy.fft.fftfreq(shape[0])).astype(np.float32)
-    kx = (2.0 * np.pi * scipy.fft.rfftfreq(shape[1])).astype(np.float32)
-    k2 = ky[:, None] ** 2 + kx[None, :] ** 2
-    responses = np.empty((sigmas.size, height, width), np.float32)
+@dataclass(frozen=True)
+class _Spectrum:
+    """The real FFT of an (H, W) image reflect-padded by ``pad`` px on every side.
+
+    Attributes:
+        values: (M, N // 2 + 1) complex64 FFT of the padded image, zero-extended to (M, N).
+        k2: (M, N // 2 + 1) float32 squared angular frequency of each bin, rad²/px².
+        pad: padding, px.
+        image_shape: (H, W) of the image.
+        fft_shape: (M, N).
+    """
+
+    values: np.ndarray
+    k2: np.ndarray
+    pad: int
+    image_shape: tuple[int, int]
+    fft_shape: tuple[int, int]
+
+    @classmethod
+    def of(cls, unit: np.ndarray, sigma_max: float) -> "_Spectrum":
+        """``unit``'s spectrum, padded by :data:`_PAD_SIGMAS` x ``sigma_max`` (px)."""
+        height, width = unit.shape
+        pad = min(math.ceil(_PAD_SIGMAS * sigma_max), height - 1, width - 1)
+        # Less its mean: the zero-extension to the FFT's size then leaves no step at the frame.
+        padded = np.pad(unit - unit.mean(dtype=np.float64).astype(np.float32), pad, mode="reflect")
+        shape = tuple(scipy.fft.next_fast_len(n, real=True) for n in padded.shape)
+        ky = (2.0 * np.pi * scipy.fft.fftfreq(shape[0])).astype(np.float32)
+        kx = (2.0 * np.pi * scipy.fft.rfftfreq(shape[1])).astype(np.float32)
+        values = scipy.fft.rfft2(padded, s=shape, workers=-1)
+        return cls(values, ky[:, None] ** 2 + kx[None, :] ** 2, pad, unit.shape, shape)
+
+    @property
+    def pixels(self) -> int:
+        """Pixels of the padded, zero-extended image the FFT was taken of."""
+        return self.fft_shape[0] * self.fft_shape[1]
+
+    def filtered(self, transfer: np.ndarray) -> np.ndarray:
+        """(H, W) float32: the image filtered by ``transfer`` (one value per bin), unpadded."""
+        height, width = self.image_shape
+        full = scipy.fft.irfft2(self.values * transfer, s=self.fft_shape, workers=-1)
+        return full[self.pad : self.pad + height, self.pad : self.pad + width]
+
+
+def _log_transfer(k2: np.ndarray, sigma: float) -> np.ndarray:
+    """Fourier transform of the scale-normalised LoG ``-sigma^2 ∇²G_sigma`` (sigma in px)."""
+    return sigma**2 * k2 * np.exp(-0.5 * sigma**2 * k2)
+
+
+def _log_responses(spectrum: _Spectrum, sigmas: np.ndarray) -> np.ndarray:
+    """(S, H, W) float32 scale-normalised LoG responses of the image for each sigma (px)."""
+    return np.stack([spectrum.filtered(_log_transfer(spectrum.k2, s)) for s in sigmas])
+
+
+def _matched_responses(unit: np.ndarray, spectrum: _Spectrum, sigmas: np.ndarray) -> np.ndarray:
+    """(S, H, W) float32 signal-to-noise maps of a whitened matched filter per sigma (px).
+
+    The filter for a Gaussian blob of ``sigma`` in noise of power spectrum P is
+    G_sigma(k) / P(k), the best linear detector of that blob (in Gaussian noise);
+    P is the image's own power spectrum (:func:`_background_power`), so a
+    texture at particle scales, scan noise or a graded background is weighted
+    down where it has its power and the particles are found where it has none
+    (the finer detail of a small particle above a coarser texture). Each map is
+    divided by its robust standard deviation (at least that of white noise of
+    one grey level, :data:`_MIN_NOISE`), so maps of all scales are in units of
+    their noise and compared as such across scales.
+    """
+    power = _background_power(unit, spectrum, float(sigmas[-1]))
+    maps = np.empty((sigmas.size, *spectrum.image_shape), np.float32)
     for i, sigma in enumerate(sigmas.astype(np.float32)):
-        # Fourier transform of -sigma^2 ∇²G_sigma: sigma^2 k^2 exp(-sigma^2 k^2 / 2).
-        transfer = sigma**2 * k2 * np.exp(-0.5 * sigma**2 * k2)
-        filtered = scipy.fft.irfft2(spectrum * transfer, s=shape, workers=-1)
-        responses[i] = filtered[pad : pad + height, pad : pad + width]
-    return responses
+        blob = np.exp(-0.5 * sigma**2 * spectrum.k2)
+        transfer = blob / power
+        transfer[0, 0] = 0.0  # the mean brightness says nothing about particles
+        # Scaled so that a unit-peak blob of this sigma gives 1/2, as the LoG does.
+        log = _log_transfer(spectrum.k2, sigma)
+        transfer *= float(np.sum(log * blob) / np.sum(transfer * blob))
+        response = spectrum.filtered(transfer)
+        # At least the response to white noise of one grey level (Parseval, both half-planes).
+        floor = _MIN_NOISE * math.sqrt(2.0 * float(np.sum(transfer**2)) / spectrum.pixels)
+        maps[i] = response / max(_robust_std(response), floor)
+    return maps
+
+
+def _background_power(unit: np.ndarray, spectrum: _Spectrum, sigma_max: float) -> np.ndarray:
+    """(M, N // 2 + 1) float32 power of the background at each of ``spectrum``'s bins.
+
+    The periodogram of the image with its clear particles left out, smoothed
+    over :data:`_POWER_SMOOTHING_BINS` bins (so anisotropic power, scan lines or
+    a texture's grain, is kept where it lies): the pixels more than
+    :data:`_OUTLIER_STDS` robust standard deviations off the image's trend (a
+    Gaussian blur of :data:`_TREND_SIGMAS` x ``sigma_max``, px), and their
+    rims, take the trend's value (whitened by their own power, the filter
+    would weigh down the very frequencies particles have; the texture's own
+    extremes are few that far out). The power is nowhere below the white noise
+    of the finest frequencies (|k| >= :data:`_WHITE_K` of the largest) nor
+    below one grey level's (:data:`_MIN_NOISE`): whitening weighs down what
+    the background has, it never lifts what it lacks.
+    """
+    width = _TREND_SIGMAS * sigma_max
+    trend = ndimage.gaussian_filter(unit, width, mode="reflect")
+    residual = unit - trend
+    off = np.abs(residual) > _OUTLIER_STDS * _robust_std(residual)
+    off = ndimage.binary_dilation(off, iterations=2)
+    cleaned = _Spectrum.of(np.where(off, trend, unit), sigma_max)
+    power = np.abs(cleaned.values).astype(np.float64) ** 2
+    # Periodic along ky; along kx the half-plane mirrors at 0 and at the Nyquist column.
+    smooth = ndimage.gaussian_filter(power, _POWER_SMOOTHING_BINS, mode=("wrap", "reflect"))
+    white = float(np.mean(power[spectrum.k2 >= _WHITE_K**2 * float(spectrum.k2.max())]))
+    floor = max(_MIN_NOISE**2 * spectrum.pixels, white)
+    return np.maximum(smooth, floor).astype(np.float32)
+
+
+def _log_refined(
+    unit: np.ndarray, sigmas: np.ndarray, positions: np.ndarray, detected_sigma: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each detection's scale and centre where the scale-normalised LoG peaks, near ``positions``.
+
+    The LoG of a Gaussian blob peaks at the blob's own sigma and centre, which
+    the whitened filter's maps do not keep (they favour the detail above the
+    background's texture: smaller, and off the middle of a wide flat top). So
+    the LoG is evaluated at the (N, 2) x, y ``positions`` (rounded to pixels)
+    over the (S,) geometric ``sigmas``, px, and its best scale refined by a
+    parabola; then at that scale over a neighbourhood of half the (N,)
+    ``detected_sigma`` (the whitened filter's scale, px; at least 1 px: so the
+    two halves of a split pair stay apart), whose highest pixel is refined by
+    parabolas as in :func:`_describe`.
+
+    Returns:
+        (N, 2) float64 x, y, px, and (N,) float64 sigma, px.
+    """
+    if not len(positions):
+        return positions.reshape(0, 2), np.empty(0)
+    reach = np.maximum(1, np.ceil(0.5 * detected_sigma)).astype(int)
+    radius = math.ceil(_PAD_SIGMAS * sigmas[-1]) + int(reach.max()) + 1
+    padded = np.pad(unit, radius, mode="reflect")
+    x, y = np.rint(positions).astype(int).T + radius
+    at_point = np.stack([_log_at(padded, float(s), x, y) for s in sigmas], axis=1)
+    best = np.argmax(at_point, axis=1)
+    rows = np.arange(len(positions))
+    inner = (best > 0) & (best < sigmas.size - 1)
+    below = at_point[rows, np.maximum(best - 1, 0)]
+    above = at_point[rows, np.minimum(best + 1, sigmas.size - 1)]
+    offset = np.where(inner, _parabola_vertex(below, at_point[rows, best], above), 0.0)
+    step = sigmas[1] / sigmas[0] if sigmas.size > 1 else 1.0
+    sigma_px = sigmas[0] * step ** (best + offset)
+    refined = np.empty((len(positions), 2))
+    for scale, near in set(zip(best.tolist(), reach.tolist(), strict=True)):
+        chosen = np.flatnonzero((best == scale) & (reach == near))
+        sigma = float(sigmas[scale])
+        span = np.arange(-near - 1, near + 2)  # one pixel more each side for the parabolas
+        local = np.empty((len(chosen), span.size, span.size))  # (n, dy, dx)
+        for row, dy in enumerate(span):
+            for column, dx in enumerate(span):
+                local[:, row, column] = _log_at(padded, sigma, x[chosen] + dx, y[chosen] + dy)
+        inside = local[:, 1:-1, 1:-1].reshape(len(chosen), -1)
+        top = np.argmax(inside, axis=1)
+        iy, ix = np.unravel_index(top, (span.size - 2, span.size - 2))
+        iy, ix, n = iy + 1, ix + 1, np.arange(len(chosen))
+        peak = local[n, iy, ix]
+        dx = _parabola_vertex(local[n, iy, ix - 1], peak, local[n, iy, ix + 1])
+        dy = _parabola_vertex(local[n, iy - 1, ix], peak, local[n, iy + 1, ix])
+        refined[chosen, 0] = x[chosen] - radius + span[ix] + dx
+        refined[chosen, 1] = y[chosen] - radius + span[iy] + dy
+    height, width = unit.shape
+    np.clip(refined[:, 0], 0, width - 1, out=refined[:, 0])
+    np.clip(refined[:, 1], 0, height - 1, out=refined[:, 1])
+    return refined, sigma_px
+
+
+def _log_at(padded: np.ndarray, sigma: float, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """(N,) float64 scale-normalised LoG of sigma (px) at pixels x, y of the padded image."""
+    kernel = _log_kernel(sigma)
+    r = kernel.shape[0] // 2
+    windows = np.lib.stride_tricks.sliding_window_view(padded, kernel.shape)
+    out = np.empty(len(x))
+    for start in range(0, len(x), _POINTS_PER_PASS):
+        part = slice(start, start + _POINTS_PER_PASS)
+        out[part] = np.einsum("nij,ij->n", windows[y[part] - r, x[part] - r], kernel)
+    return out
+
+
+def _log_kernel(sigma: float) -> np.ndarray:
+    """(2r + 1, 2r + 1) float32 spatial kernel of the scale-normalised LoG, r = 4 sigma.
+
+    Made from the exact transfer function on a grid twice as wide, so it matches
+    :func:`_log_responses` even at sigmas under a pixel.
+    """
+    r = math.ceil(_PAD_SIGMAS * sigma)
+    n = scipy.fft.next_fast_len(4 * r + 2, real=True)
+    ky = 2.0 * np.pi * scipy.fft.fftfreq(n)
+    kx = 2.0 * np.pi * scipy.fft.rfftfreq(n)
+    k2 = ky[:, None] ** 2 + kx[None, :] ** 2
+    kernel = np.fft.fftshift(scipy.fft.irfft2(_log_transfer(k2, sigma), s=(n, n)))
+    centre = n // 2
+    return kernel[centre - r : centre + r + 1, centre - r : centre + r + 1].astype(np.float32)
 
 
 def _scale_space_maxima(

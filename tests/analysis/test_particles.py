@@ -257,10 +257,10 @@ def _scene_f1(background, median_px, seed, contrast=None, **kwargs):
 @pytest.mark.parametrize(
     ("background", "contrast", "least_f1"),
     [
-        ("textured", None, 0.5),  # strong texture (std 0.1): 0.3-0.4 with threshold=0.1
-        ("textured", 0.05, 0.75),
-        ("bright_sheet", None, 0.75),
-        ("graded", None, 0.75),
+        ("textured", None, 0.7),  # strong texture (std 0.1): 0.3-0.4 with threshold=0.1
+        ("textured", 0.05, 0.8),
+        ("bright_sheet", None, 0.8),
+        ("graded", None, 0.8),
     ],
 )
 def test_small_particles_are_found_on_hard_backgrounds_without_tuning(
@@ -274,7 +274,56 @@ def test_small_particles_are_found_on_hard_backgrounds_without_tuning(
 def test_adaptive_threshold_beats_the_fixed_one_on_texture():
     adaptive = np.mean([_scene_f1("textured", 4.0, seed) for seed in (503, 504)])
     fixed = np.mean([_scene_f1("textured", 4.0, seed, threshold=0.1) for seed in (503, 504)])
-    assert adaptive >= fixed + 0.15
+    assert adaptive >= fixed + 0.3
+
+
+def _scene_score(background, median_px, seed, style=None):
+    from analysis.particlescore import score_particles
+    from simulation.particlescene import SizeDistribution, render_particle_scene
+
+    scene = render_particle_scene(
+        shape=(384, 384),
+        diameters=SizeDistribution(median_px, 0.15, 2.0, 20.0),
+        background=background,
+        n_particles=80,
+        seed=seed,
+        style=style,
+    )
+    found = detect_particles(scene.image, 1.0, max_diameter_nm=24.0)
+    return score_particles(
+        found.positions_xy, found.diameters_nm, scene.particles_xy, scene.diameters_px
+    )
+
+
+def test_scan_line_noise_is_whitened_away():
+    # Per-line offsets of 8 % of full scale put their power along one line of the
+    # spectrum; the whitened filter weighs it down there and finds 2.5-px particles.
+    from dataclasses import replace
+
+    noisy = replace(RenderStyle(), line_noise=0.08)
+    scores = [_scene_score("dark_smooth", 2.5, seed, noisy) for seed in (505, 506)]
+    assert min(score.precision for score in scores) >= 0.9
+    assert np.mean([score.f1 for score in scores]) >= 0.78
+
+
+def test_background_power_leaves_the_particles_out():
+    from analysis.particles import _background_power, _Spectrum
+
+    rng = np.random.default_rng(9)
+    noise = rng.normal(0.3, 0.02, SHAPE).astype(np.float32)
+    y, x = np.mgrid[: SHAPE[0], : SHAPE[1]]
+    particles = np.zeros(SHAPE, np.float32)
+    for cx, cy in _separated(rng, 300, 12.0):
+        particles += 0.5 * np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * 1.5**2))
+    sigma_max = 5.0
+    powers = []
+    for image in (noise, noise + particles):
+        spectrum = _Spectrum.of(image, sigma_max)
+        power = _background_power(image, spectrum, sigma_max)
+        band = (spectrum.k2 > 0.1**2) & (spectrum.k2 < 1.0**2)  # where 3-px particles have theirs
+        powers.append(float(np.median(power[band])))
+    # Left in, the particles would raise that band's power about 40 x.
+    assert powers[1] / powers[0] < 1.5
 
 
 @pytest.mark.xfail(strict=True, reason="two equal blobs 1.1 diameters apart still merge (issue 14)")
