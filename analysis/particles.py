@@ -556,7 +556,8 @@ def _log_refined(
     radius = math.ceil(_PAD_SIGMAS * sigmas[-1]) + int(reach.max()) + 1
     padded = np.pad(unit, radius, mode="reflect")
     x, y = np.rint(positions).astype(int).T + radius
-    at_point = np.stack([_log_at(padded, float(s), x, y) for s in sigmas], axis=1)
+    kernels = [_log_kernel(float(sigma)) for sigma in sigmas]
+    at_point = np.stack([_log_at(padded, kernel, x, y) for kernel in kernels], axis=1)
     best = np.argmax(at_point, axis=1)
     rows = np.arange(len(positions))
     inner = (best > 0) & (best < sigmas.size - 1)
@@ -568,12 +569,12 @@ def _log_refined(
     refined = np.empty((len(positions), 2))
     for scale, near in set(zip(best.tolist(), reach.tolist(), strict=True)):
         chosen = np.flatnonzero((best == scale) & (reach == near))
-        sigma = float(sigmas[scale])
         span = np.arange(-near - 1, near + 2)  # one pixel more each side for the parabolas
         local = np.empty((len(chosen), span.size, span.size))  # (n, dy, dx)
         for row, dy in enumerate(span):
             for column, dx in enumerate(span):
-                local[:, row, column] = _log_at(padded, sigma, x[chosen] + dx, y[chosen] + dy)
+                at = (x[chosen] + dx, y[chosen] + dy)
+                local[:, row, column] = _log_at(padded, kernels[scale], *at)
         inside = local[:, 1:-1, 1:-1].reshape(len(chosen), -1)
         top = np.argmax(inside, axis=1)
         iy, ix = np.unravel_index(top, (span.size - 2, span.size - 2))
@@ -589,9 +590,8 @@ def _log_refined(
     return refined, sigma_px
 
 
-def _log_at(padded: np.ndarray, sigma: float, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """(N,) float64 scale-normalised LoG of sigma (px) at pixels x, y of the padded image."""
-    kernel = _log_kernel(sigma)
+def _log_at(padded: np.ndarray, kernel: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """(N,) float64 response of the (2r + 1, 2r + 1) ``kernel`` at pixels x, y of ``padded``."""
     r = kernel.shape[0] // 2
     windows = np.lib.stride_tricks.sliding_window_view(padded, kernel.shape)
     out = np.empty(len(x))
