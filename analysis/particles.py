@@ -78,6 +78,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+import cv2
 import numpy as np
 import scipy.fft
 import scipy.special
@@ -356,28 +357,27 @@ def _pair_of(unit: np.ndarray, x: float, y: float, sigma: float) -> tuple[np.nda
     rows, columns = np.mgrid[y0:y1, x0:x1]
     grid = np.column_stack([columns.ravel(), rows.ravel()]).astype(np.float64)
 
-    def residual(centres: list[np.ndarray], width_px: float) -> tuple[float, np.ndarray]:
-        design = np.column_stack(
-            [np.ones(len(values))] + [_gaussian(grid, c, width_px) for c in centres]
-        )
-        coefficients, *_ = np.linalg.lstsq(design, values, rcond=None)
-        return float(np.sum((design @ coefficients - values) ** 2)), coefficients
-
     # Round particles: a single one elongated 1.6 : 1 or more has a touching pair's
     # moments and is read as two (Pd particles are near spheres; two round ones are
     # the likelier reading, and their profile's shallow waist is all that tells them).
-    single = min(
-        ((*residual([centre], sigma * f), sigma * f) for f in _SINGLE_WIDTHS),
-        key=lambda fit: fit[0],
+    single_sigmas = sigma * np.array(_SINGLE_WIDTHS)
+    rss_single, single_coefficients = _least_squares(
+        values, [[_gaussian(grid, centre, width)] for width in single_sigmas]
     )
     half = math.sqrt(long_var - short_var)
-    pairs = []
-    for f_apart in _PAIR_SEPARATIONS:
-        ends = [centre + sign * f_apart * half * axis for sign in (1.0, -1.0)]
-        for f_width in _PAIR_WIDTHS:
-            pairs.append((*residual(ends, sigma * f_width), sigma * f_width, np.array(ends)))
-    rss_pair, coefficients, pair_sigma, ends = min(pairs, key=lambda fit: fit[0])
-    rss_single, single_coefficients, single_sigma = single
+    candidates = [
+        (np.array([centre + f_apart * half * axis, centre - f_apart * half * axis]), sigma * f)
+        for f_apart in _PAIR_SEPARATIONS
+        for f in _PAIR_WIDTHS
+    ]
+    rss_pairs, pair_coefficients = _least_squares(
+        values, [[_gaussian(grid, end, width) for end in ends] for ends, width in candidates]
+    )
+    best_single, best_pair = int(np.argmin(rss_single)), int(np.argmin(rss_pairs))
+    rss_single, single_sigma = float(rss_single[best_single]), single_sigmas[best_single]
+    single_coefficients = single_coefficients[best_single]
+    rss_pair, coefficients = float(rss_pairs[best_pair]), pair_coefficients[best_pair]
+    ends, pair_sigma = candidates[best_pair]
     n = values.size
     improvement = (rss_single - rss_pair) / 2.0 / max(rss_pair / (n - 5), 1e-30)
     energy = float(np.sum((single_coefficients[1] * _gaussian(grid, centre, single_sigma)) ** 2))
@@ -396,6 +396,29 @@ def _pair_of(unit: np.ndarray, x: float, y: float, sigma: float) -> tuple[np.nda
         and 1.5 * pair_sigma <= separation <= 3.0 * pair_sigma
     )
     return (ends, pair_sigma) if is_pair else None
+
+
+def _least_squares(
+    values: np.ndarray, models: list[list[np.ndarray]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Residual sums of squares and coefficients of fitting ``values`` by each model.
+
+    Args:
+        values: (n,) observations.
+        models: M models of the same number k of (n,) columns each; every model
+            also gets a constant column, first.
+
+    Returns:
+        (M,) residual sums of squares and (M, k + 1) coefficients (constant first),
+        by the normal equations (a tiny ridge keeps near-equal columns solvable).
+    """
+    columns = np.asarray(models, np.float64)  # (M, k, n)
+    design = np.concatenate([np.ones((columns.shape[0], 1, values.size)), columns], axis=1)
+    gram = design @ design.transpose(0, 2, 1)
+    gram += 1e-12 * np.trace(gram, axis1=1, axis2=2)[:, None, None] * np.eye(gram.shape[1])
+    coefficients = np.linalg.solve(gram, (design @ values)[..., None])[..., 0]
+    fitted = np.einsum("mk,mkn->mn", coefficients, design)
+    return np.sum((fitted - values) ** 2, axis=1), coefficients
 
 
 def _brightness_moments(
@@ -619,18 +642,22 @@ def _background_power(unit: np.ndarray, spectrum: _Spectrum, sigma_max: float) -
     the background has, it never lifts what it lacks.
     """
     width = _TREND_SIGMAS * sigma_max
-    trend = ndimage.gaussian_filter(unit, width, mode="reflect")
+
+    def blur(image: np.ndarray) -> np.ndarray:
+        return cv2.GaussianBlur(image, (0, 0), width, borderType=cv2.BORDER_REFLECT)
+
+    trend = blur(unit)
     residual = unit - trend
     off = np.abs(residual) > _OUTLIER_STDS * _robust_std(residual)
     off = ndimage.binary_dilation(off, iterations=2)
     # The trend again from the pixels kept (a normalised blur): what fills the particles'
     # place holds none of their brightness.
     kept = (~off).astype(np.float32)
-    weight = ndimage.gaussian_filter(kept, width, mode="reflect")
-    kept_trend = ndimage.gaussian_filter(unit * kept, width, mode="reflect")
+    weight = blur(kept)
+    kept_trend = blur(unit * kept)
     fill = np.where(weight > 0.05, kept_trend / np.maximum(weight, 0.05), trend)
     cleaned = _Spectrum.of(np.where(off, fill, unit), sigma_max)
-    power = np.abs(cleaned.values).astype(np.float64) ** 2
+    power = np.abs(cleaned.values) ** 2
     # Periodic along ky; along kx the half-plane mirrors at 0 and at the Nyquist column.
     smooth = ndimage.gaussian_filter(power, _POWER_SMOOTHING_BINS, mode=("wrap", "reflect"))
     white = float(np.mean(power[spectrum.k2 >= _WHITE_K**2 * float(spectrum.k2.max())]))
