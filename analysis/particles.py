@@ -20,10 +20,11 @@ no absolute contrast, and the particles are found in the image's own noise:
   by its robust standard deviation. Texture at particle scales, scan lines
   and graded or stepped backgrounds have their power where the filter then
   looks least, so a 3-px particle on a coarser texture is found by its finer
-  detail. On rendered scenes (``bench/bench_particles.py``) this lifted the
-  F1 of 2.5-6 px particles on strong texture from 0.49-0.67 to 0.69-0.78
-  (10-16 px: 0.78-0.83 before, 0.74-0.76 now: the texture's band is theirs),
-  and of 2.5-px particles under scan-line noise of 0.08 from 0.71 to 0.82;
+  detail. On rendered scenes (``bench/bench_particles.py``, with the pair
+  test below) this lifted the F1 of 2.5-6 px particles on strong texture
+  from 0.49-0.67 to 0.69-0.78 (10-16 px: 0.78-0.83 before, 0.75-0.79 now:
+  the texture's band is theirs), and of 2.5-px particles under scan-line
+  noise of 0.08 from 0.71 to 0.83;
 * the least SNR, from the dark blobs: noise and texture make dark blobs as
   readily as bright ones, particles only bright ones, so the count of dark
   scale-space maxima above an SNR estimates the noise among the bright ones.
@@ -616,9 +617,6 @@ def _matched_responses(unit: np.ndarray, spectrum: _Spectrum, sigmas: np.ndarray
         blob = np.exp(-0.5 * sigma**2 * spectrum.k2)
         transfer = blob / power
         transfer[0, 0] = 0.0  # the mean brightness says nothing about particles
-        # Scaled so that a unit-peak blob of this sigma gives 1/2, as the LoG does.
-        log = _log_transfer(spectrum.k2, sigma)
-        transfer *= float(np.sum(log * blob) / np.sum(transfer * blob))
         response = spectrum.filtered(transfer)
         # At least the response to white noise of one grey level (Parseval, both half-planes).
         floor = _MIN_NOISE * math.sqrt(2.0 * float(np.sum(transfer**2)) / spectrum.pixels)

@@ -236,7 +236,8 @@ def test_statistics_reject_diameters_that_do_not_match_the_positions():
         particle_statistics(particles, 10, 10, 1.0)
 
 
-def _scene_f1(background, median_px, seed, contrast=None, **kwargs):
+def _scene_score(background, median_px, seed, contrast=None, style=None, **kwargs):
+    """The detector's score on a rendered 384 x 384 scene of 80 particles (1 nm/px)."""
     from analysis.particlescore import score_particles
     from simulation.particlescene import SizeDistribution, render_particle_scene
 
@@ -247,11 +248,16 @@ def _scene_f1(background, median_px, seed, contrast=None, **kwargs):
         n_particles=80,
         seed=seed,
         background_contrast=contrast,
+        style=style,
     )
     found = detect_particles(scene.image, 1.0, max_diameter_nm=24.0, **kwargs)
     return score_particles(
         found.positions_xy, found.diameters_nm, scene.particles_xy, scene.diameters_px
-    ).f1
+    )
+
+
+def _scene_f1(background, median_px, seed, contrast=None, **kwargs):
+    return _scene_score(background, median_px, seed, contrast, **kwargs).f1
 
 
 @pytest.mark.parametrize(
@@ -277,31 +283,13 @@ def test_adaptive_threshold_beats_the_fixed_one_on_texture():
     assert adaptive >= fixed + 0.3
 
 
-def _scene_score(background, median_px, seed, style=None):
-    from analysis.particlescore import score_particles
-    from simulation.particlescene import SizeDistribution, render_particle_scene
-
-    scene = render_particle_scene(
-        shape=(384, 384),
-        diameters=SizeDistribution(median_px, 0.15, 2.0, 20.0),
-        background=background,
-        n_particles=80,
-        seed=seed,
-        style=style,
-    )
-    found = detect_particles(scene.image, 1.0, max_diameter_nm=24.0)
-    return score_particles(
-        found.positions_xy, found.diameters_nm, scene.particles_xy, scene.diameters_px
-    )
-
-
 def test_scan_line_noise_is_whitened_away():
     # Per-line offsets of 8 % of full scale put their power along one line of the
     # spectrum; the whitened filter weighs it down there and finds 2.5-px particles.
     from dataclasses import replace
 
     noisy = replace(RenderStyle(), line_noise=0.08)
-    scores = [_scene_score("dark_smooth", 2.5, seed, noisy) for seed in (505, 506)]
+    scores = [_scene_score("dark_smooth", 2.5, seed, style=noisy) for seed in (505, 506)]
     assert min(score.precision for score in scores) >= 0.9
     assert np.mean([score.f1 for score in scores]) >= 0.78
 
